@@ -1,0 +1,40 @@
+"""Navigation by role, for the base template."""
+
+from __future__ import annotations
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+from citychain import roles
+
+# (url name, label, roles that see it; None = everyone signed in, "public" = everyone)
+# Each app adds its entries here; names that do not resolve yet are left out.
+NAV_ITEMS: list[tuple[str, object, object]] = [
+    ("dashboard", _("Dashboard"), None),
+    ("ledger:explorer", _("Ledger"), "public"),
+    ("status", _("System status"), (roles.CITY_ADMIN,)),
+    ("admin:index", _("Admin"), (roles.CITY_ADMIN,)),
+]
+
+
+def navigation(request) -> dict:
+    user = getattr(request, "user", None)
+    signed_in = bool(user and user.is_authenticated)
+    items = []
+    for url_name, label, who in NAV_ITEMS:
+        if who != "public" and not signed_in:
+            continue
+        if who not in (None, "public") and not roles.has_role(user, *who):
+            continue
+        try:
+            url = reverse(url_name)
+        except NoReverseMatch:
+            continue
+        items.append({"url": url, "label": label, "current": request.path == url})
+    return {
+        "nav_items": items,
+        "user_roles": sorted(roles.user_roles(user)) if signed_in else [],
+        "role_labels": [roles.ROLES[r].label for r in sorted(roles.user_roles(user))]
+        if signed_in
+        else [],
+    }

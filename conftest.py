@@ -6,12 +6,16 @@ developer's machine, and fail instead when CITYCHAIN_REQUIRE_SERVICES=1 (CI).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -31,6 +35,17 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def reset_broker_connections(app) -> None:
+    """Drop the app's cached broker connections so the next publish uses its current conf."""
+    from kombu import pools
+
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+    pools.reset()  # kombu's global producer pools hold connections to the old broker
 
 
 def require_services() -> bool:
@@ -64,7 +79,7 @@ def _isolated_broker(test_broker_dir):
         options["processed_folder"] = str(test_broker_dir / "processed")
         options["control_folder"] = str(test_broker_dir / "control")
         app.conf.broker_transport_options = options
-    app.pool.force_close_all()
+    reset_broker_connections(app)
     try:
         with app.connection_for_write() as conn:
             conn.default_channel.queue_purge(app.conf.task_default_queue)
@@ -119,34 +134,41 @@ def worker_environment(*, broker_dir: Path | None = None, redis_url: str | None 
     return env
 
 
-class WorkerProcess:
-    """`celery worker` in its own process (prefork pool): the real thing, not eager mode."""
+class CeleryProcess:
+    """`celery worker` (prefork pool) or `celery beat` in its own process group:
+    the real thing, not eager mode, and killable as a whole with SIGKILL."""
 
-    def __init__(self, env: dict, *, concurrency: int = 1, name: str = "w1", log_dir: Path):
-        self.log_path = log_dir / f"worker-{name}.log"
+    def __init__(self, env: dict, args: list[str], *, name: str, log_dir: Path):
+        self.name = name
+        self.log_path = log_dir / f"celery-{name}.log"
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "celery", "-A", "citychain", "worker",
-                "--pool", "prefork", "--concurrency", str(concurrency),
-                "--hostname", f"{name}@%h", "--loglevel", "INFO",
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
-            ],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [sys.executable, "-m", "celery", "-A", "citychain", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
-    def wait_ready(self, timeout: float = 60) -> WorkerProcess:
+    def wait_for_log(self, text: str, timeout: float = 60) -> CeleryProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if " ready." in self.log_path.read_text():
+            if text in self.log_path.read_text():
                 return self
             if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited early:\n{self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(f"{self.name} exited early:\n{self.log()[-3000:]}")
             time.sleep(0.1)
-        raise TimeoutError(f"worker not ready:\n{self.log_path.read_text()[-3000:]}")
+        raise TimeoutError(f"{self.name}: no {text!r} in its log:\n{self.log()[-3000:]}")
 
     def log(self) -> str:
         return self.log_path.read_text()
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: a worker dying with no chance to clean up."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -154,33 +176,61 @@ class WorkerProcess:
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                self.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # orphaned pool children
         self._log.close()
 
 
+def _celery_env(broker: str, broker_dir: Path, extra: dict | None) -> dict:
+    """broker: "same" as this test process, "filesystem", or a redis:// URL."""
+    if broker == "same":
+        broker = os.environ.get("REDIS_URL") or "filesystem"
+    redis_url = broker if broker.startswith("redis") else None
+    env = worker_environment(broker_dir=None if redis_url else broker_dir, redis_url=redis_url)
+    env.update(extra or {})
+    return env
+
+
 @pytest.fixture
-def start_worker(tmp_path, test_broker_dir):
-    """Start real worker processes; all are stopped when the test ends."""
-    started: list[WorkerProcess] = []
+def celery_processes(tmp_path, test_broker_dir):
+    """Start real Celery workers and beats; all are stopped when the test ends."""
+    started: list[CeleryProcess] = []
 
-    def start(*, broker: str = "same", concurrency: int = 1, name: str | None = None):
-        """broker: "same" as this test process, "redis" (REDIS_URL), or "filesystem"."""
-        redis_url = os.environ.get("REDIS_URL") if broker in {"same", "redis"} else None
-        if broker == "redis" and not redis_url:
-            redis_url = "redis://127.0.0.1:6379/15"
-        env = worker_environment(
-            broker_dir=None if redis_url else test_broker_dir, redis_url=redis_url
-        )
-        worker = WorkerProcess(
-            env, concurrency=concurrency, name=name or f"w{len(started) + 1}", log_dir=tmp_path
-        )
-        started.append(worker)
-        return worker.wait_ready()
+    def worker(*, broker="same", concurrency=1, name=None, env=None, wait=True):
+        name = name or f"worker{len(started) + 1}"
+        proc = CeleryProcess(
+            _celery_env(broker, test_broker_dir, env),
+            [
+                "worker", "--pool", "prefork", "--concurrency", str(concurrency),
+                "--hostname", f"{name}@%h", "--loglevel", "INFO",
+                "--without-gossip", "--without-mingle", "--without-heartbeat",
+            ],
+            name=name,
+            log_dir=tmp_path,
+        )  # fmt: skip
+        started.append(proc)
+        return proc.wait_for_log(" ready.") if wait else proc
 
-    yield start
-    for worker in started:
-        worker.stop()
+    def beat(*, broker="same", env=None):
+        name = f"beat{len(started) + 1}"
+        proc = CeleryProcess(
+            _celery_env(broker, test_broker_dir, env),
+            ["beat", "--loglevel", "INFO", "--schedule", str(tmp_path / f"{name}-schedule")],
+            name=name,
+            log_dir=tmp_path,
+        )
+        started.append(proc)
+        return proc.wait_for_log("beat: Starting")
+
+    yield SimpleNamespace(worker=worker, beat=beat)
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture
+def start_worker(celery_processes):
+    return celery_processes.worker
 
 
 def wait_for(condition, *, timeout: float = 30, interval: float = 0.1, message: str = ""):
@@ -207,3 +257,64 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "en-US"}
+
+
+class RedisServer:
+    """A private redis-server on a free port, which a fault test may stop and restart."""
+
+    def __init__(self, workdir: Path):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> RedisServer:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        import redis
+
+        wait_for(lambda: _pings(redis, self.url), timeout=10, message="redis-server to start")
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+def _pings(redis, url: str) -> bool:
+    try:
+        return redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    if not shutil.which("redis-server"):
+        missing("redis-server (apt-get install redis-server)")
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def broker():
+    """Point this test process's Celery app at another broker URL for one test."""
+    from citychain.celery import app
+
+    saved = (app.conf.broker_url, dict(app.conf.broker_transport_options or {}))
+
+    def use(url: str) -> None:
+        app.conf.broker_url = url
+        app.conf.broker_transport_options = {}
+        reset_broker_connections(app)
+
+    yield use
+    app.conf.broker_url, app.conf.broker_transport_options = saved
+    reset_broker_connections(app)

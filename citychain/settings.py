@@ -97,8 +97,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # A file, not :memory:, so worker processes started by tests see the same data.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-citychain.sqlite3")}
+    # A file, not :memory:, so worker processes started by tests see the same data;
+    # one per test run, so two runs side by side do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-citychain-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -233,7 +234,11 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "citychain.tasks.heartbeat", "schedule": 30.0},
+    # Catches anything an on-commit request missed (broker down, debounced).
+    "ledger-seal": {"task": "ledger.seal_pending", "schedule": 2.0, "options": {"expires": 10}},
 }
+LEDGER_SEAL_BATCH = int(os.environ.get("CITYCHAIN_LEDGER_SEAL_BATCH", "10000"))
+LEDGER_ORIGIN = os.environ.get("CITYCHAIN_LEDGER_ORIGIN", "citychain.example/ledger")
 
 # --- Security ----------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"

@@ -14,18 +14,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def send_heartbeat(broker_url: str, transport_options: dict, hostname: str) -> None:
     """Publish like a web process would, through a client of that broker only."""
-    client = Celery("citychain-client", broker=broker_url)
+    client = Celery("citychain-client", broker=broker_url, set_as_current=False)
     client.conf.broker_transport_options = transport_options
     client.conf.task_serializer = "json"
-    try:
-        client.send_task("citychain.tasks.heartbeat", args=[hostname])
-    finally:
-        client.pool.force_close_all()
+    # Its own connection, not kombu's global pools, which this process's app shares.
+    with client.connection_for_write() as connection:
+        client.send_task("citychain.tasks.heartbeat", args=[hostname], connection=connection)
 
 
 def test_real_worker_runs_a_task_through_redis(redis_url, start_worker, monkeypatch):
     monkeypatch.setenv("REDIS_URL", redis_url)
-    worker = start_worker(broker="redis")
+    worker = start_worker(broker=redis_url)
     send_heartbeat(redis_url, {}, "redis-probe")
     beat = wait_for(
         lambda: WorkerHeartbeat.objects.filter(hostname="redis-probe").first(),
@@ -52,26 +51,19 @@ def test_real_worker_runs_a_task_on_the_embedded_broker(start_worker, test_broke
     assert "citychain.tasks.heartbeat" in worker.log()
 
 
-def test_enqueue_on_commit_survives_a_dead_broker(settings, monkeypatch):
+def test_enqueue_on_commit_survives_a_dead_broker(broker):
     """Recording work must not fail when the broker is unreachable; beat catches up."""
-    from citychain.celery import app
+    from django.db import transaction
+
     from citychain.tasks import enqueue_on_commit, heartbeat
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
-        dead = f"redis://127.0.0.1:{s.getsockname()[1]}/0"
-    monkeypatch.setattr(app.conf, "broker_url", dead)
-    app.pool.force_close_all()
-    try:
-        from django.db import transaction
-
-        with transaction.atomic():
-            WorkerHeartbeat.objects.create(hostname="before", last_seen="2026-01-01T00:00:00Z")
-            enqueue_on_commit(heartbeat, "never-sent")
-        assert WorkerHeartbeat.objects.filter(hostname="before").exists()
-    finally:
-        monkeypatch.undo()
-        app.pool.force_close_all()
+        broker(f"redis://127.0.0.1:{s.getsockname()[1]}/0")
+    with transaction.atomic():
+        WorkerHeartbeat.objects.create(hostname="before", last_seen="2026-01-01T00:00:00Z")
+        enqueue_on_commit(heartbeat, "never-sent")
+    assert WorkerHeartbeat.objects.filter(hostname="before").exists()
 
 
 def test_task_settings_are_safe_for_retries():

@@ -101,7 +101,7 @@ class EntryDetailView(PublicLedgerView):
                     "leaf_index": entry.leaf_index,
                     "leaf_hash": entry.leaf_hash_hex,
                     "block_height": entry.block_height,
-                    "kind": entry.kind,
+                    "kind": selectors.entry_content(entry)["kind"],
                     "entry": selectors.public_entry(entry),
                 }
             ).data

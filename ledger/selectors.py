@@ -31,11 +31,16 @@ def sealed_entry(leaf_index: int) -> Entry | None:
     return Entry.objects.filter(leaf_index=leaf_index).first()
 
 
+def entry_content(entry: Entry) -> dict:
+    """The entry object exactly as hashed. Its `kind` is authoritative: the `kind`
+    column is only an index, so a tampered column can never publish a private entry."""
+    return json.loads(bytes(entry.leaf_data))
+
+
 def public_entry(entry: Entry) -> dict | None:
     """The full entry for public kinds; None for private ones (only the hash is shown)."""
-    if not kinds.is_public(entry.kind):
-        return None
-    return json.loads(bytes(entry.leaf_data))
+    content = entry_content(entry)
+    return content if kinds.is_public(content["kind"]) else None
 
 
 def block_entries(block: Block):

@@ -134,6 +134,24 @@ def pseudonym_erase(namespace: str, identifier: str) -> bool:
 # --- sealing -------------------------------------------------------------------
 
 
+def node_hashes(keys: Sequence[int]) -> dict[int, bytes]:
+    """Stored node hashes by packed position key, in one query."""
+    if not keys:
+        return {}
+    if connection.vendor == "postgresql":
+        # One array parameter instead of thousands: far cheaper to send and plan.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT position, hash FROM ledger_node WHERE position = ANY(%s)", [list(keys)]
+            )
+            return {key: bytes(h) for key, h in cursor.fetchall()}
+    found: dict[int, bytes] = {}
+    for start in range(0, len(keys), 900):  # SQLite's limit on parameters
+        rows = Node.objects.filter(position__in=keys[start : start + 900])
+        found.update((key, bytes(h)) for key, h in rows.values_list("position", "hash"))
+    return found
+
+
 def fetch_nodes(positions: Sequence[merkle.Position]) -> dict[merkle.Position, bytes]:
     """Stored hashes for tree positions: level 0 from entries, higher levels from nodes."""
     leaves = [index for level, index in positions if level == 0]
@@ -144,9 +162,8 @@ def fetch_nodes(positions: Sequence[merkle.Position]) -> dict[merkle.Position, b
             "leaf_index", "leaf_hash"
         ):
             found[(0, index)] = bytes(h)
-    if keys:
-        for key, h in Node.objects.filter(position__in=keys).values_list("position", "hash"):
-            found[merkle.position_from_key(key)] = bytes(h)
+    for key, h in node_hashes(keys).items():
+        found[merkle.position_from_key(key)] = h
     return found
 
 
@@ -156,6 +173,21 @@ def _take_seal_lock() -> bool:
         # Another worker is sealing: it loops until nothing is pending, so just leave.
         return SealLock.objects.select_for_update(skip_locked=True).filter(id=1).exists()
     return True  # SQLite: the IMMEDIATE transaction already holds the write lock
+
+
+def _insert_nodes(created: list[tuple[merkle.Position, bytes]]) -> None:
+    if connection.vendor == "postgresql":
+        # COPY streams rows without building an INSERT statement: about twice as fast.
+        with (
+            connection.cursor() as cursor,
+            cursor.copy("COPY ledger_node (position, hash) FROM STDIN") as copy,
+        ):
+            for pos, h in created:
+                copy.write_row((merkle.position_key(*pos), h))
+        return
+    Node.objects.bulk_create(
+        [Node(position=merkle.position_key(*pos), hash=h) for pos, h in created], batch_size=5000
+    )
 
 
 def _assign_leaves(entry_ids: list[int], first_index: int, height: int) -> None:
@@ -202,10 +234,7 @@ def seal_pending(*, batch_size: int | None = None) -> Block | None:
         stored = fetch_nodes(positions)
         frontier = [stored[p] for p in positions]
         created, new_frontier = merkle.append(size, frontier, [bytes(h) for _, h in pending])
-        Node.objects.bulk_create(
-            [Node(position=merkle.position_key(*pos), hash=h) for pos, h in created],
-            batch_size=5000,
-        )
+        _insert_nodes(created)
         _assign_leaves([entry_id for entry_id, _ in pending], size, height)
         return _write_block(
             height=height,

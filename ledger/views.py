@@ -26,7 +26,7 @@ def block_detail(request: HttpRequest, height: int) -> HttpResponse:
     entries = Paginator(selectors.block_entries(block).only("leaf_index", "kind", "leaf_hash"), 100)
     page = entries.get_page(request.GET.get("page"))
     rows = [{"entry": e, "public": kinds.is_public(e.kind)} for e in page]
-    return render(request, "ledger/block.html", {"block": block, "page": page, "rows": rows})
+    return render(request, "ledger/block.html", {"sealed_block": block, "page": page, "rows": rows})
 
 
 def entry_detail(request: HttpRequest, leaf_index: int) -> HttpResponse:
@@ -35,13 +35,15 @@ def entry_detail(request: HttpRequest, leaf_index: int) -> HttpResponse:
         raise Http404
     proof = selectors.inclusion_proof(leaf_index)
     head = selectors.head()
+    public = selectors.public_entry(entry)
     return render(
         request,
         "ledger/entry.html",
         {
             "entry": entry,
-            "content": selectors.public_entry(entry),
-            "leaf_data": bytes(entry.leaf_data).decode() if kinds.is_public(entry.kind) else None,
+            "kind": selectors.entry_content(entry)["kind"],
+            "content": public,
+            "leaf_data": bytes(entry.leaf_data).decode() if public else None,
             "proof": proof,
             "audit_path": [h.hex() for h in proof.audit_path],
             "head": head,

@@ -161,6 +161,8 @@ def test_explorer_pages(client):
     assert b"Ledger explorer" in client.get(reverse("ledger:explorer")).content
     block = client.get(reverse("ledger:block", args=[0]))
     assert block.status_code == 200 and b"ledger.synthetic" in block.content
+    assert b"<h1>Block 0</h1>" in block.content
+    assert Block.objects.get().hash.encode() in block.content
     entry = client.get(reverse("ledger:entry", args=[2]))
     assert b"Verify in your browser" in entry.content
     assert client.get(reverse("ledger:entry", args=[9])).status_code == 404
@@ -172,3 +174,15 @@ def test_explorer_block_page_query_count_is_fixed(client, django_assert_max_num_
     services.seal_all()
     with django_assert_max_num_queries(4):
         client.get(reverse("ledger:block", args=[0]))
+
+
+def test_a_tampered_kind_column_never_publishes_a_private_entry(client):
+    from ledger import kinds
+
+    kinds.register("ledger.test_private", kinds.Visibility.PRIVATE, "test")
+    services.record("ledger.test_private", "s", {"secret_digest": "ab" * 32})
+    services.seal_all()
+    Entry.objects.update(kind="ledger.synthetic")  # the column is only an index
+    body = client.get("/api/ledger/entries/0/").json()
+    assert body["entry"] is None and body["kind"] == "ledger.test_private"
+    assert "secret_digest" not in client.get(reverse("ledger:entry", args=[0])).content.decode()

@@ -26,6 +26,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("ledger/", include("ledger.urls")),
+    path("identity/", include("identity.urls")),
+    path("api/identity/", include("identity.urls_api")),
     path("api/ledger/", include("ledger.urls_api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

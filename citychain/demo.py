@@ -6,6 +6,7 @@ Every seeder is idempotent: running `seed_demo` twice leaves the same data.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,6 +46,9 @@ DEMO_ORGANIZATIONS = [
 DEMO_LOGINS = [
     DemoLogin("caseworker", roles.CASEWORKER, "Harbor Light Shelter", "Maria", "Lopez"),
     DemoLogin("clinicworker", roles.CASEWORKER, "Eastside Community Clinic", "James", "Okafor"),
+    DemoLogin(
+        "advocate", roles.CASEWORKER, "Safe Haven Domestic Violence Services", "Rosa", "Diaz"
+    ),
     DemoLogin("provideradmin", roles.PROVIDER_ADMIN, "Harbor Light Shelter", "Dana", "Reyes"),
     DemoLogin("official", roles.ELECTION_OFFICIAL, "City Clerk's Office", "Priya", "Shah"),
     DemoLogin("operator", roles.GRID_OPERATOR, "Sunrise Microgrid", "Tom", "Becker"),
@@ -54,7 +58,7 @@ DEMO_LOGINS = [
 
 
 @transaction.atomic
-def seed_people() -> None:
+def seed_people(progress=print) -> None:
     from identity.models import Organization, User
 
     roles.sync_roles()
@@ -81,5 +85,13 @@ def seed_people() -> None:
         user.groups.add(Group.objects.get(name=login.role))
 
 
-# Each app appends its seeder; they run in this order after the people exist.
-SEEDERS: list[tuple[str, Callable[..., None]]] = [("people", seed_people)]
+# Each app adds its seeder ("module.function", imported when run); they run in this order.
+SEEDERS: list[tuple[str, str]] = [
+    ("staff and organizations", "citychain.demo.seed_people"),
+    ("residents (identity)", "identity.demo.seed"),
+]
+
+
+def seeder(path: str) -> Callable[..., None]:
+    module, _, function = path.rpartition(".")
+    return getattr(importlib.import_module(module), function)

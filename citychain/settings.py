@@ -188,6 +188,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "citychain.api.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"identity-api": "120/minute"},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "citychain API",
@@ -197,6 +198,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"RecordCategoryEnum": "identity.models.RecordCategory"},
 }
 
 # --- Celery ------------------------------------------------------------------

@@ -145,6 +145,7 @@ def _record(resident: Resident, kind: str, data: dict) -> None:
     ledger.record(kind, resident.ledger_subject, data)
 
 
+@transaction.atomic
 def access_log(
     *,
     actor: User | None,
@@ -155,19 +156,18 @@ def access_log(
 ) -> AccessEvent:
     """Write one audit event (and its ledger entry). `detail` must hold no personal data."""
     organization = organization or (actor.organization if actor else None)
+    subject = resident.ledger_subject if resident else ""
     event = AccessEvent.objects.create(
         actor=actor,
         organization=organization,
         action=action,
-        subject=resident.ledger_subject if resident else "",
+        subject=subject,
         detail=detail[:200],
     )
     if resident is None or not resident.vawa_protected:
         ledger.record(
             "identity.record_accessed",
-            resident.ledger_subject
-            if resident
-            else ledger.pseudonym("identity.user", str(actor.pk)),
+            subject or ledger.pseudonym("identity.user", str(actor.pk if actor else "system")),
             {
                 "action": action,
                 "organization": org_ref(organization) if organization else None,

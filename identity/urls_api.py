@@ -1,5 +1,21 @@
-from django.urls import path  # noqa: F401
+"""The identity REST API for other systems (identity.api), under /api/identity/."""
+
+from django.urls import path
+
+from identity import api
 
 app_name = "identity-api"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("lookup/", api.ResidentLookupView.as_view(), name="lookup"),
+    path(
+        "residents/<uuid:public_id>/encounters/",
+        api.EncounterCreateView.as_view(),
+        name="resident-encounters",
+    ),
+    path(
+        "residents/<uuid:public_id>/documents/",
+        api.DocumentListView.as_view(),
+        name="resident-documents",
+    ),
+]

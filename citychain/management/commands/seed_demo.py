@@ -22,9 +22,9 @@ class Command(BaseCommand):
                 "refusing to load demo accounts in production; pass --allow-production "
                 "for a staging site"
             )
-        for position, (name, seeder) in enumerate(demo.SEEDERS, start=1):
+        for position, (name, path) in enumerate(demo.SEEDERS, start=1):
             self.stdout.write(f"[{position}/{len(demo.SEEDERS)}] seeding {name}…")
-            seeder()
+            demo.seeder(path)(progress=self.stdout.write)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write("")
         self.stdout.write(

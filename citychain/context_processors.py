@@ -11,9 +11,12 @@ from citychain import roles
 # Each app adds its entries here; names that do not resolve yet are left out.
 NAV_ITEMS: list[tuple[str, object, object]] = [
     ("dashboard", _("Dashboard"), None),
+    ("identity:home", _("Residents"), (roles.CASEWORKER, roles.PROVIDER_ADMIN)),
     ("ledger:explorer", _("Ledger"), "public"),
     ("status", _("System status"), (roles.CITY_ADMIN,)),
     ("admin:index", _("Admin"), (roles.CITY_ADMIN,)),
+    ("identity:document_verify", _("Verify a document"), "public"),
+    ("identity:hmis_export", _("HMIS export"), (roles.PROVIDER_ADMIN, roles.CITY_ADMIN)),
 ]
 
 

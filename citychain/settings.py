@@ -210,7 +210,7 @@ else:
     _broker_dir = Path(os.environ.get("CITYCHAIN_BROKER_DIR") or VAR_DIR / "broker")
     for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost/"  # a host silences a kombu warning
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -240,6 +240,10 @@ CELERY_BEAT_SCHEDULE = {
     "ledger-seal": {"task": "ledger.seal_pending", "schedule": 2.0, "options": {"expires": 10}},
 }
 LEDGER_SEAL_BATCH = int(os.environ.get("CITYCHAIN_LEDGER_SEAL_BATCH", "10000"))
+# HUD HMIS export: the Continuum of Care code (e.g. "IL-510") and the HMIS implementation id.
+CITYCHAIN_HMIS_COC_CODE = os.environ.get("CITYCHAIN_HMIS_COC_CODE", "")
+CITYCHAIN_HMIS_IMPLEMENTATION_ID = os.environ.get("CITYCHAIN_HMIS_IMPLEMENTATION_ID", "")
+CITYCHAIN_CITY_NAME = os.environ.get("CITYCHAIN_CITY_NAME", "City of Citychain")
 LEDGER_ORIGIN = os.environ.get("CITYCHAIN_LEDGER_ORIGIN", "citychain.example/ledger")
 
 # --- Security ----------------------------------------------------------------

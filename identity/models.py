@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from citychain.fields import EncryptedBinaryField, EncryptedTextField
@@ -164,7 +165,7 @@ class Resident(models.Model):
     def demographic_data(self) -> dict:
         return json.loads(self.demographics or "{}")
 
-    @property
+    @cached_property
     def ledger_subject(self) -> str:
         from ledger.services import pseudonym
 

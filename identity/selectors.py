@@ -150,12 +150,30 @@ def documents_for(resident: Resident, access: Access) -> QuerySet[Document]:
     return resident.documents.filter(category__in=access.categories).defer("content")
 
 
-def encounters_for(resident: Resident) -> QuerySet[Encounter]:
-    return resident.encounters.select_related("organization", "recorded_by")[:100]
+def encounters_for(
+    resident: Resident, organization: Organization, access: Access
+) -> QuerySet[Encounter]:
+    """Your organization's encounters; other organizations' only under the case-notes
+    category, and medical visits only under the medical category too (a clinic visit
+    is medical information)."""
+    mine = Q(organization=organization)
+    others = Q(pk__in=[]) if not access.case_notes else ~Q(organization=organization)
+    if not access.allows(RecordCategory.MEDICAL):
+        others &= ~Q(kind=Encounter.Kind.MEDICAL_VISIT)
+    return resident.encounters.filter(mine | others).select_related("organization", "recorded_by")[
+        :100
+    ]
 
 
-def referrals_for(resident: Resident) -> QuerySet[Referral]:
-    return resident.referrals.select_related("from_organization", "to_organization")
+def referrals_for(
+    resident: Resident, organization: Organization, access: Access
+) -> QuerySet[Referral]:
+    """Referrals to or from your organization; others' only under the case-notes category
+    (where a resident was referred can itself be sensitive, e.g. a treatment program)."""
+    visible = Q(from_organization=organization) | Q(to_organization=organization)
+    if access.case_notes:
+        visible = Q()
+    return resident.referrals.filter(visible).select_related("from_organization", "to_organization")
 
 
 def referral_queue(organization: Organization) -> QuerySet[Referral]:

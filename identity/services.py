@@ -273,6 +273,7 @@ def resident_enroll(
     consent_categories: list[str] | None = None,
     consent_status: str = Consent.Status.GRANTED,
     consent_expires_on: date | None = None,
+    consent_reason: str = "",
 ) -> Resident:
     """Enroll a resident, issue their city ID, and record their consent to this org."""
     organization = acting_user.organization
@@ -296,6 +297,7 @@ def resident_enroll(
         categories=consent_categories or [RecordCategory.IDENTITY],
         status=consent_status,
         expires_on=consent_expires_on,
+        reason=consent_reason,
         acting_user=acting_user,
     )
     access_log(actor=acting_user, action=AccessEvent.Action.ENROLL, resident=resident)

@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+"""The HMIS export page, under /identity/hmis/ (namespace "identity")."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from identity import views_hmis
+
+urlpatterns = [
+    path("", views_hmis.hmis_export_view, name="hmis_export"),
+]

@@ -132,3 +132,20 @@ def test_admin_refuses_non_staff(client):
     client.force_login(UserFactory(username="cw", role=roles.CASEWORKER))
     response = client.get("/admin/")
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize(
+    "model",
+    ["resident", "citycard", "consent", "accessevent", "document", "documentattestation",
+     "encounter", "referral", "residentlink", "project", "enrollment"],
+)  # fmt: skip
+def test_identity_admin_pages_open_and_show_no_personal_data(client, model):
+    from identity import services
+    from tests.identity.conftest import resident_data
+
+    boss = UserFactory(username="boss", role=roles.CITY_ADMIN)
+    services.resident_enroll(acting_user=boss, data=resident_data())
+    client.force_login(boss)
+    listing = client.get(f"/admin/identity/{model}/")
+    assert listing.status_code == 200
+    assert b"Garc" not in listing.content and b"1980" not in listing.content

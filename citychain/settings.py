@@ -243,6 +243,14 @@ LEDGER_SEAL_BATCH = int(os.environ.get("CITYCHAIN_LEDGER_SEAL_BATCH", "10000"))
 # HUD HMIS export: the Continuum of Care code (e.g. "IL-510") and the HMIS implementation id.
 CITYCHAIN_HMIS_COC_CODE = os.environ.get("CITYCHAIN_HMIS_COC_CODE", "")
 CITYCHAIN_HMIS_IMPLEMENTATION_ID = os.environ.get("CITYCHAIN_HMIS_IMPLEMENTATION_ID", "")
+# The voting methods this city's state allows (some states ban ranked-choice or approval).
+CITYCHAIN_VOTING_METHODS = [
+    m.strip()
+    for m in os.environ.get(
+        "CITYCHAIN_VOTING_METHODS", "plurality,approval,ranked,referendum"
+    ).split(",")
+    if m.strip()
+]
 CITYCHAIN_CITY_NAME = os.environ.get("CITYCHAIN_CITY_NAME", "City of Citychain")
 LEDGER_ORIGIN = os.environ.get("CITYCHAIN_LEDGER_ORIGIN", "citychain.example/ledger")
 

@@ -1,0 +1,139 @@
+"""One credential, one ballot, under real concurrency on PostgreSQL.
+
+Threads with their own database connections cast at the same instant (a barrier releases
+them together), with real commits: the guarantee under test is the database's, not a lock
+in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connections
+
+from ledger.models import Entry
+from tests.factories import UserFactory
+from voting import services
+from voting.models import Ballot, Voter
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
+
+THREADS = 20
+
+
+@pytest.fixture
+def election(postgres):
+    official = UserFactory(username="clerk")
+    election = services.election_create(acting_user=official, title="Concurrent")
+    mayor = services.contest_add(election, title="Mayor", method="plurality")
+    services.choice_add(mayor, name="Rivera")
+    services.choice_add(mayor, name="Chen")
+    rows = "".join(f"V{i},Voter {i}\n" for i in range(THREADS))
+    services.roll_import_csv(election, "voter_id,name\n" + rows)
+    services.election_open(election)
+    return election
+
+
+def _cast_together(election, credentials, selections):
+    """Cast credentials[i] in thread i, all released at once; returns each outcome."""
+    barrier = threading.Barrier(len(credentials))
+    outcomes: list[object] = [None] * len(credentials)
+
+    def cast(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            outcomes[index] = services.ballot_cast(
+                election_id=election.pk, credential=credentials[index], selections=selections
+            )
+        except Exception as exc:  # the outcome under test, success or refusal
+            outcomes[index] = exc
+        finally:
+            connections.close_all()  # this thread's connection
+
+    threads = [threading.Thread(target=cast, args=(i,)) for i in range(len(credentials))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    return outcomes
+
+
+def test_one_credential_cast_at_once_gives_exactly_one_ballot(election):
+    (_voter, credential), *_ = services.credentials_issue(election)
+    mayor = election.contests.get()
+    selections = {str(mayor.pk): [mayor.choices.first().pk]}
+
+    outcomes = _cast_together(election, [credential] * THREADS, selections)
+
+    kinds = Counter(type(outcome).__name__ for outcome in outcomes)
+    assert kinds == {"Ballot": 1, "CredentialRefused": THREADS - 1}, outcomes
+    assert Ballot.objects.filter(election=election).count() == 1
+    assert Entry.objects.filter(kind="voting.ballot_cast").count() == 1
+    assert Voter.objects.filter(election=election, has_voted=True).count() == 1
+
+
+def test_many_voters_cast_at_once_and_all_count(election):
+    credentials = [credential for _voter, credential in services.credentials_issue(election)]
+    mayor = election.contests.get()
+    selections = {str(mayor.pk): [mayor.choices.first().pk]}
+
+    outcomes = _cast_together(election, credentials, selections)
+
+    assert all(type(outcome).__name__ == "Ballot" for outcome in outcomes), outcomes
+    assert Ballot.objects.filter(election=election).count() == THREADS
+    assert len({outcome.tracking_code for outcome in outcomes}) == THREADS
+    assert not Voter.objects.filter(election=election, has_voted=False).exists()
+
+
+def test_closing_waits_for_casts_in_flight(election):
+    """No ballot commits after the close: a cast either lands first or sees the close."""
+    credentials = [credential for _voter, credential in services.credentials_issue(election)]
+    mayor = election.contests.get()
+    selections = {str(mayor.pk): [mayor.choices.first().pk]}
+    barrier = threading.Barrier(len(credentials) + 1)
+    outcomes: list[object] = [None] * len(credentials)
+
+    def cast(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            outcomes[index] = services.ballot_cast(
+                election_id=election.pk, credential=credentials[index], selections=selections
+            )
+        except Exception as exc:
+            outcomes[index] = exc
+        finally:
+            connections.close_all()
+
+    def close() -> None:
+        try:
+            barrier.wait(timeout=30)
+            services.election_close(election)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=cast, args=(i,)) for i in range(len(credentials))]
+    threads.append(threading.Thread(target=close))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    cast_ok = [o for o in outcomes if type(o).__name__ == "Ballot"]
+    refused = [o for o in outcomes if isinstance(o, services.VotingClosed)]
+    assert len(cast_ok) + len(refused) == len(credentials), outcomes
+    election.refresh_from_db()
+    assert election.status == "closed"
+    # Every ballot that exists was recorded before the close was.
+    (status_entry,) = [
+        entry
+        for entry in Entry.objects.filter(kind="voting.election_status")
+        if json.loads(bytes(entry.leaf_data))["data"]["status"] == "closed"
+    ]
+    ballot_entries = Entry.objects.filter(kind="voting.ballot_cast")
+    assert ballot_entries.count() == len(cast_ok) == Ballot.objects.count()
+    assert all(entry.id < status_entry.id for entry in ballot_entries)
+    assert Voter.objects.filter(has_voted=True).count() == len(cast_ok)

@@ -16,7 +16,10 @@ NAV_ITEMS: list[tuple[str, object, object]] = [
     ("status", _("System status"), (roles.CITY_ADMIN,)),
     ("admin:index", _("Admin"), (roles.CITY_ADMIN,)),
     ("identity:document_verify", _("Verify a document"), "public"),
+    ("voting:enter", _("Vote"), "public"),
+    ("voting:track", _("Track a ballot"), "public"),
     ("identity:hmis_export", _("HMIS export"), (roles.PROVIDER_ADMIN, roles.CITY_ADMIN)),
+    ("voting-official:elections", _("Elections"), (roles.ELECTION_OFFICIAL, roles.CITY_ADMIN)),
 ]
 
 

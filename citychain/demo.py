@@ -89,6 +89,7 @@ def seed_people(progress=print) -> None:
 SEEDERS: list[tuple[str, str]] = [
     ("staff and organizations", "citychain.demo.seed_people"),
     ("residents (identity)", "identity.demo.seed"),
+    ("elections (voting)", "voting.demo.seed"),
 ]
 
 

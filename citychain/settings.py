@@ -188,7 +188,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "citychain.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"identity-api": "120/minute"},
+    "DEFAULT_THROTTLE_RATES": {
+        "identity-api": "120/minute",
+        # per client address; behind a proxy set NUM_PROXIES so voters are told apart
+        "voting-cast": os.environ.get("CITYCHAIN_VOTING_CAST_RATE", "60/minute"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "citychain API",

@@ -1,0 +1,37 @@
+// The voter portal's progressive enhancement; every page works without it.
+// - An error summary takes the focus, so a screen reader reads it first.
+// - The receipt gets a "Copy the tracking code" button (copying needs a script).
+(function () {
+  "use strict";
+  const summary = document.getElementById("error-summary");
+  if (summary) summary.focus();
+
+  const slot = document.getElementById("copy-code");
+  if (!slot) return;
+  const status = document.getElementById("copy-status");
+  const code = document.getElementById("tracking-code");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "button-secondary";
+  button.textContent = slot.dataset.label;
+  slot.insertBefore(button, status);
+
+  function selectCode() {
+    const range = document.createRange();
+    range.selectNodeContents(code);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+
+  button.addEventListener("click", async function () {
+    try {
+      if (!navigator.clipboard) throw new Error("no clipboard");
+      await navigator.clipboard.writeText(slot.dataset.code);
+      status.textContent = slot.dataset.done;
+    } catch (error) {
+      selectCode();
+      status.textContent = slot.dataset.failed;
+    }
+  });
+})();

@@ -8,11 +8,12 @@ entry is the board's ballot (tracking code and selections), re-hashes the entry,
 in the tree of the signed head (Ed25519, verified with the ledger's key), then counts every
 contest again and compares the count with the server's published results.
 
-Like tools/verify_remote.py it imports nothing from the project and not Django: it runs with
-the Python standard library and ``cryptography`` (``rfc8785``, if installed, re-hashes
-entries; otherwise a built-in RFC 8785 for integer-only JSON, which is all a ballot entry
-holds). The counting rules are written here again from docs/voting-tally.md, not shared
-with the server's voting/tally.py, so a bug there cannot hide behind the same bug here.
+Like tools/verify_remote.py it imports nothing from the project and not Django: it runs, with
+tools/auditlib.py beside it, on the Python standard library and ``cryptography``
+(``rfc8785``, if installed, re-hashes entries; otherwise a built-in RFC 8785 for integer-only
+JSON, which is all a ballot entry holds). The counting rules are written here again from
+docs/voting-tally.md, not shared with the server's voting/tally.py, so a bug there cannot
+hide behind the same bug here.
 
 What it counts from: the ledger entry of each ballot, which the signed tree vouches for; the
 board is only its index, and any difference between the two is reported by tracking code.
@@ -36,37 +37,27 @@ Exit status: 0 everything matches, 1 a mismatch (named), 2 usage, network or inc
 from __future__ import annotations
 
 import argparse
-import binascii
 import hashlib
-import http.client
-import importlib
 import json
-import re
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-EXIT_OK = 0
-EXIT_FAIL = 1
-EXIT_ERROR = 2
+# auditlib sits next to this file; importing this file as a module must find it too.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-HASH_SIZE = 32
-PUBLIC_KEY_SIZE = 32
-SIGNATURE_SIZE = 64
-MAX_SAFE_INTEGER = 2**53 - 1
-MAX_PROOF_LENGTH = 128
-MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+import auditlib
+
 MAX_FAILURES_SHOWN = 50
-DEFAULT_TIMEOUT = 30.0
 DEFAULT_JOBS = 8
 BOARD_PAGE_SIZE = 1000
 
@@ -87,53 +78,6 @@ _SUPPORTED_WHEN = {
     "undeclared_write_ins": False,
     "excluded": [],
 }
-
-_HASH_HEX_RE = re.compile(r"[0-9a-f]{64}")
-_PRINTABLE_ASCII_RE = re.compile(r"[\x20-\x7e]*")
-
-
-class VerificationFailure(Exception):
-    """The published data contradicts itself: exit 1."""
-
-
-class UsageError(Exception):
-    """Bad arguments, an unreachable server, or data not published yet: exit 2."""
-
-
-# --- RFC 9162 section 2.1: Merkle tree hashing and inclusion proofs ------------------------
-
-
-def _node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def leaf_hash_of(leaf_data: bytes) -> bytes:
-    """RFC 9162 2.1.1 leaf hash: SHA-256(0x00 || leaf data)."""
-    return hashlib.sha256(b"\x00" + leaf_data).digest()
-
-
-def verify_inclusion(
-    leaf_hash: bytes, leaf_index: int, tree_size: int, path: Sequence[bytes], root: bytes
-) -> bool:
-    """RFC 9162 2.1.3.2, step by step: is the leaf at ``leaf_index`` in the tree ``root``?"""
-    if not 0 <= leaf_index < tree_size or len(path) > MAX_PROOF_LENGTH:
-        return False
-    fn, sn = leaf_index, tree_size - 1
-    r = leaf_hash
-    for p in path:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = _node(p, r)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = _node(r, p)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root
-
 
 # --- RFC 8785 canonical JSON ---------------------------------------------------------------
 
@@ -157,7 +101,11 @@ def jcs_without_fractions(value: Any) -> bytes:
             return "[" + ",".join(encode(x) for x in item) + "]"
         if isinstance(item, float):
             raise ValueError("fractional numbers need a full RFC 8785 implementation")
-        if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_SAFE_INTEGER:
+        if (
+            isinstance(item, int)
+            and not isinstance(item, bool)
+            and abs(item) > auditlib.MAX_SAFE_INTEGER
+        ):
             raise ValueError(f"{item} is beyond the integers JSON numbers hold exactly")
         if item is None or isinstance(item, bool | int | str):
             return json.dumps(item, ensure_ascii=False)
@@ -171,119 +119,10 @@ def jcs_without_fractions(value: Any) -> bytes:
 
 def load_jcs() -> tuple[Callable[[Any], bytes], str]:
     """Full RFC 8785 from the ``rfc8785`` package if installed, else the built-in one."""
-    try:
-        module = importlib.import_module("rfc8785")
-    except ImportError:
+    dumps = auditlib.import_rfc8785()
+    if dumps is None:
         return jcs_without_fractions, "built-in canonical JSON"
-    dumps: Callable[[Any], bytes] = module.dumps
     return dumps, "rfc8785"
-
-
-# --- HTTP ----------------------------------------------------------------------------------
-
-
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Duplicate keys make a document mean different things to different JSON readers.
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-class Api:
-    """GET requests for JSON under BASE_URL; network trouble becomes :class:`UsageError`."""
-
-    def __init__(self, base_url: str, timeout: float):
-        self.base_url = base_url
-        self.timeout = timeout
-
-    def get(self, path: str, query: dict[str, Any] | str | None = None) -> Any | None:
-        """The decoded JSON at ``path``, or None if the server answers 404."""
-        url = self.base_url + path
-        if query:
-            url += "?" + (query if isinstance(query, str) else urllib.parse.urlencode(query))
-        request = urllib.request.Request(  # noqa: S310 - scheme checked in normalize_base_url
-            url, headers={"Accept": "application/json", "User-Agent": "citychain-recount"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                body = response.read(MAX_RESPONSE_BYTES + 1)
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            # 403 is "not published yet" with the server's reason; any status other than
-            # 200 means no answer, so exit 2, never 0.
-            raise UsageError(f"GET {url}: HTTP {exc.code} {_detail(exc) or exc.reason}") from None
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-            raise UsageError(f"GET {url}: cannot connect ({reason})") from None
-        if len(body) > MAX_RESPONSE_BYTES:
-            raise UsageError(f"GET {url}: response larger than {MAX_RESPONSE_BYTES} bytes")
-        try:
-            return json.loads(
-                body.decode("utf-8"),
-                object_pairs_hook=_reject_duplicate_keys,
-                parse_constant=_reject_constant,
-            )
-        except ValueError as exc:  # UnicodeDecodeError is a ValueError too
-            raise UsageError(
-                f"GET {url}: response is not valid JSON ({exc}); is this a citychain server?"
-            ) from None
-
-
-def _detail(exc: urllib.error.HTTPError) -> str | None:
-    try:
-        detail = json.loads(exc.read(65536).decode("utf-8")).get("detail")
-    except (ValueError, AttributeError, OSError):
-        return None
-    return detail if isinstance(detail, str) else None
-
-
-# --- Published data, checked as it is read ---------------------------------------------------
-
-
-def _dict(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise VerificationFailure(f"{what} is not a JSON object")
-    return value
-
-
-def _int(obj: dict[str, Any], key: str, what: str, *, nullable: bool = False) -> Any:
-    value = obj.get(key)
-    if value is None and nullable:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SAFE_INTEGER:
-        raise VerificationFailure(f"{what} has no valid {key!r} (a non-negative integer)")
-    return value
-
-
-def _str(obj: dict[str, Any], key: str, what: str) -> str:
-    value = obj.get(key)
-    if not isinstance(value, str):
-        raise VerificationFailure(f"{what} has no {key!r} string")
-    return value
-
-
-def _hex(obj: dict[str, Any], key: str, size: int, what: str) -> str:
-    value = obj.get(key)
-    if not isinstance(value, str) or not re.fullmatch(f"[0-9a-f]{{{2 * size}}}", value):
-        raise VerificationFailure(f"{what} has no valid {key!r} ({size} bytes as lowercase hex)")
-    return value
-
-
-def _hex_list(obj: dict[str, Any], key: str, what: str) -> list[bytes]:
-    value = obj.get(key)
-    if not isinstance(value, list) or len(value) > MAX_PROOF_LENGTH:
-        raise VerificationFailure(f"{what} has no valid {key!r} (a list of at most 128 hashes)")
-    if not all(isinstance(item, str) and _HASH_HEX_RE.fullmatch(item) for item in value):
-        raise VerificationFailure(f"{what} {key} holds something that is not a hash")
-    return [bytes.fromhex(item) for item in value]
 
 
 @dataclass(frozen=True)
@@ -296,29 +135,32 @@ class Head:
     @classmethod
     def verified(cls, raw: Any, key: Ed25519PublicKey) -> Head:
         """The head block, if its hash is SHA-256 of its JCS header and the key signed it."""
-        obj = _dict(raw, "head block")
+        obj = auditlib.require_dict(raw, "head block")
         sealed_at = obj.get("sealed_at")
-        if not isinstance(sealed_at, str) or not _PRINTABLE_ASCII_RE.fullmatch(sealed_at):
-            raise VerificationFailure("head block has no valid 'sealed_at'")
+        if not isinstance(sealed_at, str) or not auditlib.PRINTABLE_ASCII_RE.fullmatch(sealed_at):
+            raise auditlib.VerificationFailure("head block has no valid 'sealed_at'")
         header = {
-            "height": _int(obj, "height", "head block"),
-            "prev_hash": _hex(obj, "prev_hash", HASH_SIZE, "head block"),
-            "tree_size": _int(obj, "tree_size", "head block"),
-            "root_hash": _hex(obj, "root_hash", HASH_SIZE, "head block"),
+            "height": auditlib.require_count(obj, "height", "head block"),
+            "prev_hash": auditlib.require_hex(obj, "prev_hash", auditlib.HASH_SIZE, "head block"),
+            "tree_size": auditlib.require_count(obj, "tree_size", "head block"),
+            "root_hash": auditlib.require_hex(obj, "root_hash", auditlib.HASH_SIZE, "head block"),
             "sealed_at": sealed_at,
         }
-        block_hash = _hex(obj, "hash", HASH_SIZE, "head block")
-        # A header holds only small integers and printable ASCII, for which JCS is exactly
-        # sorted keys, no whitespace and json.dumps' escaping (see tools/verify_remote.py).
-        jcs = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("ascii")
-        if hashlib.sha256(jcs).hexdigest() != block_hash:
-            raise VerificationFailure(f"head block {header['height']}: hash is not its header's")
+        block_hash = auditlib.require_hex(obj, "hash", auditlib.HASH_SIZE, "head block")
+        # A header holds only small integers and printable ASCII; see auditlib.header_jcs.
+        if hashlib.sha256(auditlib.header_jcs(header)).hexdigest() != block_hash:
+            raise auditlib.VerificationFailure(
+                f"head block {header['height']}: hash is not its header's"
+            )
         try:
             key.verify(
-                bytes.fromhex(_hex(obj, "signature", 64, "head block")), bytes.fromhex(block_hash)
+                bytes.fromhex(
+                    auditlib.require_hex(obj, "signature", auditlib.SIGNATURE_SIZE, "head block")
+                ),
+                bytes.fromhex(block_hash),
             )
         except InvalidSignature:
-            raise VerificationFailure(
+            raise auditlib.VerificationFailure(
                 f"head block {header['height']}: signature does not verify with the ledger key"
             ) from None
         return cls(header["height"], header["tree_size"], header["root_hash"], block_hash)
@@ -348,53 +190,57 @@ class Election:
 
     @classmethod
     def parse(cls, raw: Any, election_id: int) -> Election:
-        obj = _dict(raw, "election")
+        obj = auditlib.require_dict(raw, "election")
         if obj.get("id") != election_id:
-            raise VerificationFailure(f"asked for election {election_id}, got {obj.get('id')!r}")
+            raise auditlib.VerificationFailure(
+                f"asked for election {election_id}, got {obj.get('id')!r}"
+            )
         contests = []
         raw_contests = obj.get("contests")
         if not isinstance(raw_contests, list) or not raw_contests:
-            raise VerificationFailure("the election has no list of contests")
+            raise auditlib.VerificationFailure("the election has no list of contests")
         for raw_contest in raw_contests:
-            c = _dict(raw_contest, "contest")
+            c = auditlib.require_dict(raw_contest, "contest")
             what = f"contest {c.get('id')!r}"
             raw_choices = c.get("choices")
             if not isinstance(raw_choices, list) or not raw_choices:
-                raise VerificationFailure(f"{what} has no list of choices")
+                raise auditlib.VerificationFailure(f"{what} has no list of choices")
             names = {}
             for raw_choice in raw_choices:
-                choice = _dict(raw_choice, f"{what}: a choice")
-                names[_int(choice, "id", f"{what}: a choice")] = str(choice.get("name"))
+                choice = auditlib.require_dict(raw_choice, f"{what}: a choice")
+                names[auditlib.require_count(choice, "id", f"{what}: a choice")] = str(
+                    choice.get("name")
+                )
             decisions = c.get("tie_decisions", [])
             if not isinstance(decisions, list) or not all(
                 isinstance(d, int) and not isinstance(d, bool) for d in decisions
             ):
-                raise VerificationFailure(f"{what} has invalid tie decisions")
-            method = _str(c, "method", what)
+                raise auditlib.VerificationFailure(f"{what} has invalid tie decisions")
+            method = auditlib.require_str(c, "method", what)
             if method not in ("plurality", "approval", "ranked", "referendum"):
-                raise VerificationFailure(f"{what} has an unknown method {method!r}")
+                raise auditlib.VerificationFailure(f"{what} has an unknown method {method!r}")
             contest = Contest(
-                id=_int(c, "id", what),
-                title=_str(c, "title", what),
+                id=auditlib.require_count(c, "id", what),
+                title=auditlib.require_str(c, "title", what),
                 method=method,
-                seats=_int(c, "seats", what),
+                seats=auditlib.require_count(c, "seats", what),
                 choices=tuple(names),
                 names=names,
                 tie_decisions=tuple(decisions),
             )
             if len(contest.choices) != len(raw_choices) or contest.seats < 1:
-                raise VerificationFailure(f"{what} lists a choice twice or has no seats")
+                raise auditlib.VerificationFailure(f"{what} lists a choice twice or has no seats")
             if method == "referendum" and len(contest.choices) != 2:
-                raise VerificationFailure(f"{what} is a referendum without two choices")
+                raise auditlib.VerificationFailure(f"{what} is a referendum without two choices")
             contests.append(contest)
         if len({c.id for c in contests}) != len(contests):
-            raise VerificationFailure("the election lists a contest twice")
+            raise auditlib.VerificationFailure("the election lists a contest twice")
         rules = obj.get("rcv_rules", {})
         return cls(
             id=election_id,
-            title=_str(obj, "title", "election"),
-            status=_str(obj, "status", "election"),
-            rcv_rules=_dict(rules, "rcv_rules"),
+            title=auditlib.require_str(obj, "title", "election"),
+            status=auditlib.require_str(obj, "status", "election"),
+            rcv_rules=auditlib.require_dict(rules, "rcv_rules"),
             contests=tuple(contests),
         )
 
@@ -589,7 +435,7 @@ def ballot_problem(contest_of: dict[str, Contest], selections: Any) -> str | Non
 
 
 class Recount:
-    def __init__(self, api: Api, election_id: int, *, quiet: bool, jobs: int):
+    def __init__(self, api: auditlib.Api, election_id: int, *, quiet: bool, jobs: int):
         self.api = api
         self.election_id = election_id
         self.quiet = quiet
@@ -607,22 +453,26 @@ class Recount:
     def fetch(self, path: str, what: str, query: dict[str, Any] | str | None = None) -> Any:
         raw = self.api.get(path, query)
         if raw is None:
-            raise UsageError(f"{self.api.base_url}{path}: {what} not found")
+            raise auditlib.UsageError(f"{self.api.base_url}{path}: {what} not found")
         return raw
 
     # -- reading ------------------------------------------------------------------------
 
     def fetch_key(self, pinned: str | None) -> Ed25519PublicKey:
-        obj = _dict(self.fetch(f"{LEDGER}/key/", "the ledger's key"), "key response")
+        obj = auditlib.require_dict(
+            self.fetch(f"{LEDGER}/key/", "the ledger's key"), "key response"
+        )
         if obj.get("algorithm") != "Ed25519":
-            raise VerificationFailure(f"ledger key algorithm is {obj.get('algorithm')!r}")
-        key_hex = _hex(obj, "public_key", PUBLIC_KEY_SIZE, "key response")
+            raise auditlib.VerificationFailure(f"ledger key algorithm is {obj.get('algorithm')!r}")
+        key_hex = auditlib.require_hex(obj, "public_key", auditlib.PUBLIC_KEY_SIZE, "key response")
         if pinned is not None and key_hex != pinned:
-            raise VerificationFailure(f"published key {key_hex} is not the pinned key {pinned}")
+            raise auditlib.VerificationFailure(
+                f"published key {key_hex} is not the pinned key {pinned}"
+            )
         try:
             key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(key_hex))
         except ValueError:
-            raise VerificationFailure("published key is not a valid Ed25519 key") from None
+            raise auditlib.VerificationFailure("published key is not a valid Ed25519 key") from None
         self.say(f"key: Ed25519 {key_hex} ({'pinned' if pinned else 'not pinned'})")
         return key
 
@@ -635,28 +485,32 @@ class Recount:
         ballots: list[Ballot] = []
         pages = 0
         while True:
-            page = _dict(self.fetch(path, "the bulletin board", query), "board page")
+            page = auditlib.require_dict(
+                self.fetch(path, "the bulletin board", query), "board page"
+            )
             pages += 1
             results = page.get("results")
             if not isinstance(results, list):
-                raise VerificationFailure(f"board page {pages} has no 'results' list")
+                raise auditlib.VerificationFailure(f"board page {pages} has no 'results' list")
             for raw in results:
-                obj = _dict(raw, f"a ballot on board page {pages}")
+                obj = auditlib.require_dict(raw, f"a ballot on board page {pages}")
                 ballots.append(
                     Ballot(
-                        tracking_code=_str(obj, "tracking_code", "a ballot"),
+                        tracking_code=auditlib.require_str(obj, "tracking_code", "a ballot"),
                         selections=obj.get("selections"),
-                        leaf_index=_int(obj, "leaf_index", "a ballot", nullable=True),
+                        leaf_index=auditlib.require_count(
+                            obj, "leaf_index", "a ballot", nullable=True
+                        ),
                     )
                 )
             next_url = page.get("next")
             if not next_url:
                 break
             if not isinstance(next_url, str):
-                raise VerificationFailure(f"board page {pages} has an invalid 'next'")
+                raise auditlib.VerificationFailure(f"board page {pages} has an invalid 'next'")
             query = urllib.parse.urlsplit(next_url).query
             if query in seen:
-                raise VerificationFailure("the board's 'next' links never end")
+                raise auditlib.VerificationFailure("the board's 'next' links never end")
             seen.add(query)
         codes = [b.tracking_code for b in ballots]
         self.say(f"board: {len(ballots)} ballots from {pages} page(s)")
@@ -690,8 +544,10 @@ class Recount:
         raw = self.api.get(f"{LEDGER}/entries/{leaf}/")
         if raw is None:
             return [f"{where}: the ledger has no such entry"], None, None
-        obj = _dict(raw, f"{where}: entry response")
-        leaf_hex = _hex(obj, "leaf_hash", HASH_SIZE, f"{where}: entry response")
+        obj = auditlib.require_dict(raw, f"{where}: entry response")
+        leaf_hex = auditlib.require_hex(
+            obj, "leaf_hash", auditlib.HASH_SIZE, f"{where}: entry response"
+        )
         entry = obj.get("entry")
         if obj.get("leaf_index") != leaf or obj.get("kind") != BALLOT_KIND:
             return [f"{where}: the entry is not a ballot's ({obj.get('kind')!r})"], None, None
@@ -712,13 +568,13 @@ class Recount:
                 f"from its ledger entry {json.dumps(data.get('selections'))}"
             )
         try:
-            computed = leaf_hash_of(jcs(entry)).hex()
+            computed = auditlib.leaf_hash_of(jcs(entry)).hex()
         except (ValueError, TypeError) as exc:
             problems.append(f"{where}: the entry has no canonical JSON form ({exc})")
         else:
             if computed != leaf_hex:
                 problems.append(f"{where}: the entry's hash {computed} is not its leaf hash")
-        proof = _dict(
+        proof = auditlib.require_dict(
             self.fetch(
                 f"{LEDGER}/entries/{leaf}/proof/",
                 "an inclusion proof",
@@ -730,11 +586,11 @@ class Recount:
             problems.append(f"{where}: asked for a proof in tree {head.tree_size}, got another")
         elif proof.get("leaf_hash") != leaf_hex:
             problems.append(f"{where}: the proof is for another leaf hash than the entry's")
-        elif not verify_inclusion(
+        elif not auditlib.verify_inclusion(
             bytes.fromhex(leaf_hex),
             leaf,
             head.tree_size,
-            _hex_list(proof, "audit_path", f"{where}: inclusion proof"),
+            auditlib.require_hex_list(proof, "audit_path", f"{where}: inclusion proof"),
             bytes.fromhex(head.root_hash),
         ):
             problems.append(
@@ -820,7 +676,7 @@ class Recount:
     ) -> None:
         contests = server.get("contests")
         if not isinstance(contests, list):
-            raise VerificationFailure("the server's results have no list of contests")
+            raise auditlib.VerificationFailure("the server's results have no list of contests")
         by_id = {c.get("id"): c for c in contests if isinstance(c, dict)}
         if set(by_id) != {c.id for c in election.contests}:
             self.fail("the server's results are not for this election's contests")
@@ -872,27 +728,31 @@ class Recount:
         path = f"{VOTING}/elections/{self.election_id}/"
         raw_election = self.api.get(path)
         if raw_election is None:
-            raise UsageError(f"{self.api.base_url}{path}: no such election (drafts are private)")
+            raise auditlib.UsageError(
+                f"{self.api.base_url}{path}: no such election (drafts are private)"
+            )
         election = Election.parse(raw_election, self.election_id)
         self.say(f"election {election.id} {election.title!r} ({election.status})")
         results_path = f"{path}results/"
-        before = _dict(self.fetch(results_path, "the results"), "results")
+        before = auditlib.require_dict(self.fetch(results_path, "the results"), "results")
         ballots = self.fetch_board()
         key = self.fetch_key(pinned)
         raw_head = self.api.get(f"{LEDGER}/head/")
         if raw_head is None:
             # Nothing sealed yet: every ballot must still be pending, and the run incomplete.
             if any(b.leaf_index is not None for b in ballots):
-                raise VerificationFailure("the board shows sealed ballots, but the ledger is empty")
+                raise auditlib.VerificationFailure(
+                    "the board shows sealed ballots, but the ledger is empty"
+                )
             head = Head(height=-1, tree_size=0, root_hash="", hash="")
             self.say("head: the ledger has no blocks yet")
         else:
             head = Head.verified(raw_head, key)
             self.say(f"head: height {head.height}, tree size {head.tree_size}, signature verified")
         counted = self.check_ledger(ballots, head)
-        after = _dict(self.fetch(results_path, "the results"), "results")
+        after = auditlib.require_dict(self.fetch(results_path, "the results"), "results")
         if before != after:
-            raise UsageError(
+            raise auditlib.UsageError(
                 "ballots were cast while the recount ran (the results changed); run it again, "
                 "or after voting closes"
             )
@@ -904,16 +764,16 @@ class Recount:
             more = len(self.failures) - MAX_FAILURES_SHOWN
             if more > 0:
                 print(f"FAIL: ... and {more} more", flush=True)
-            return EXIT_FAIL
+            return auditlib.EXIT_FAIL
         if self.incomplete:
             for reason in self.incomplete:
                 print(f"INCOMPLETE: {reason}", flush=True)
-            return EXIT_ERROR
+            return auditlib.EXIT_ERROR
         print(
             f"OK: election {election.id}: {len(ballots)} ballots on the board match the ledger, "
             f"{len(election.contests)} contest(s) recounted match the published results"
         )
-        return EXIT_OK
+        return auditlib.EXIT_OK
 
 
 def _tie_text(tie: tuple[frozenset[Any], Any] | None) -> str:
@@ -972,45 +832,10 @@ def _differences(contest: Contest, mine: Count, theirs: Any, total: int) -> list
 # --- Command line ----------------------------------------------------------------------------
 
 
-def normalize_base_url(url: str) -> str:
-    try:
-        parts = urllib.parse.urlsplit(url)
-        parts.port  # noqa: B018 - evaluated for its ValueError on a bad port
-    except ValueError as exc:
-        raise UsageError(f"BASE_URL {url!r} is not a valid URL: {exc}") from None
-    # Only http(s): urllib would also open file:// and other schemes.
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise UsageError(f"BASE_URL must be an http:// or https:// URL, got {url!r}")
-    if parts.query or parts.fragment:
-        raise UsageError(f"BASE_URL must not have a query or fragment, got {url!r}")
-    return url.rstrip("/")
-
-
 def _positive_int(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) <= MAX_SAFE_INTEGER:
+    if not text.isdigit() or not 0 < int(text) <= auditlib.MAX_SAFE_INTEGER:
         raise argparse.ArgumentTypeError("must be a positive whole number")
     return int(text)
-
-
-def _key(text: str) -> str:
-    value = text.strip().lower()
-    try:
-        raw = binascii.unhexlify(value)
-    except (binascii.Error, ValueError):
-        raise argparse.ArgumentTypeError("must be hex") from None
-    if len(raw) != PUBLIC_KEY_SIZE:
-        raise argparse.ArgumentTypeError(f"must be {PUBLIC_KEY_SIZE} bytes")
-    return value
-
-
-def _timeout(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a number of seconds") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError("must be a positive number of seconds")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1022,37 +847,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("base_url", metavar="BASE_URL", help="e.g. https://city.example")
     parser.add_argument("election_id", metavar="ELECTION_ID", type=_positive_int)
-    parser.add_argument(
-        "--public-key",
-        metavar="HEX",
-        type=_key,
-        help="the ledger's Ed25519 public key as obtained out of band; a different one fails",
-    )
+    auditlib.add_public_key_argument(parser)
     parser.add_argument(
         "--jobs", type=_positive_int, default=DEFAULT_JOBS, help="requests in parallel"
     )
-    parser.add_argument(
-        "--timeout", type=_timeout, default=DEFAULT_TIMEOUT, help="seconds per HTTP request"
-    )
+    auditlib.add_timeout_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="print only the verdict")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        api = Api(normalize_base_url(args.base_url), args.timeout)
+
+    def run() -> int:
+        api = auditlib.Api(
+            auditlib.normalize_base_url(args.base_url),
+            args.timeout,
+            "citychain-recount",
+            show_detail=True,
+        )
         recount = Recount(api, args.election_id, quiet=args.quiet, jobs=args.jobs)
         return recount.run(args.public_key)
-    except VerificationFailure as exc:
-        print(f"FAIL: {exc}", flush=True)
-        return EXIT_FAIL
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return EXIT_ERROR
+
+    return auditlib.exit_status(run)
 
 
 if __name__ == "__main__":

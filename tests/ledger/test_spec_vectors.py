@@ -53,8 +53,6 @@ EXAMPLES = {
     "checkpoint-note",
 }
 
-# Cases the spec requires but the code does not yet enforce. Each is a strict xfail, so the
-# day the code is fixed this test says so and the entry here must go.
 _BLOCK_RE = re.compile(
     r"^```(?P<lang>[a-z]+) (?P<tag>vector|example):(?P<name>[a-z0-9-]+)\n(?P<body>.*?)^```$",
     re.MULTILINE | re.DOTALL,

@@ -117,10 +117,14 @@ def pseudonym(namespace: str, identifier: str) -> str:
     if not namespace or not identifier:
         raise LedgerError("pseudonym: namespace and identifier are both required")
     lookup = _lookup(namespace, str(identifier))
-    PseudonymKey.objects.bulk_create(
-        [PseudonymKey(lookup=lookup, key=secrets.token_bytes(32))], ignore_conflicts=True
-    )
-    key = bytes(PseudonymKey.objects.values_list("key", flat=True).get(lookup=lookup))
+    keys = PseudonymKey.objects.filter(lookup=lookup).values_list("key", flat=True)
+    key = keys.first()  # one query on the usual path: the key exists
+    if key is None:
+        PseudonymKey.objects.bulk_create(
+            [PseudonymKey(lookup=lookup, key=secrets.token_bytes(32))], ignore_conflicts=True
+        )
+        key = keys.get()  # ours, or the one a concurrent caller created first
+    key = bytes(key)
     message = f"{namespace}\0{identifier}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 

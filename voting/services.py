@@ -617,6 +617,25 @@ def _as_id(value: Any) -> int | None:
     return None
 
 
+# An open election's ballot is frozen (its SHA-256 went on the ledger when it opened), so a
+# process may keep it instead of reading contests and choices on every cast. The key
+# includes that hash, so nothing stale is ever used.
+_frozen_contests: dict[tuple[int, str], dict[int, Contest]] = {}
+
+
+def _contests_of(election: Election) -> dict[int, Contest]:
+    if election.status != Status.OPEN or not election.definition_sha256:
+        return {c.pk: c for c in election.contests.prefetch_related("choices")}
+    key = (election.pk, election.definition_sha256)
+    contests = _frozen_contests.get(key)
+    if contests is None:
+        contests = {c.pk: c for c in election.contests.prefetch_related("choices")}
+        for contest in contests.values():
+            list(contest.choices.all())  # settle the prefetch before sharing
+        _frozen_contests[key] = contests
+    return contests
+
+
 def ballot_validate(election: Election, selections: Any) -> dict[str, list[int]]:
     """Check a voter's selections against the election's ballot; return them cleaned.
 
@@ -630,7 +649,7 @@ def ballot_validate(election: Election, selections: Any) -> dict[str, list[int]]
         raise ValidationError(
             _("The selections must map each contest to the list of chosen choices.")
         )
-    contests = {c.pk: c for c in election.contests.prefetch_related("choices")}
+    contests = _contests_of(election)
     problems: list[str] = []
     given: dict[int, Any] = {}
     for key, marks in selections.items():

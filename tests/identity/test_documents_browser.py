@@ -45,6 +45,9 @@ def test_upload_then_verify_by_choosing_the_same_file(live_server, page, tmp_pat
     page.goto(f"{live_server.url}/")
     page.get_by_role("link", name="Verify a document").click()
     expect(page.get_by_role("heading", name="Verify a document")).to_be_visible()
+    # The script shows the file chooser once it is listening; a file chosen earlier would
+    # never be hashed (seen on a busy CI machine).
+    expect(page.locator("#verify-file-field")).to_be_visible()
     page.get_by_label("Document (optional)").set_input_files(lease)
     expect(page.locator("#verify-file-status")).to_contain_text("The file itself is not sent.")
     expect(page.get_by_label("SHA-256 fingerprint")).to_have_value(digest)

@@ -22,6 +22,7 @@ def test_proof_verifies_in_the_browser_by_keyboard(live_server, page):
     expect(page.get_by_role("heading", name="Block 2")).to_be_visible()
     page.get_by_role("link", name="9", exact=True).click()
     expect(page.get_by_role("heading", name="Entry 9")).to_be_visible()
+    page.wait_for_load_state()  # the deferred script has attached its click handler
     page.get_by_role("button", name="Verify in your browser").focus()
     page.keyboard.press("Enter")
     expect(page.locator("#verify-result")).to_have_text(
@@ -31,7 +32,7 @@ def test_proof_verifies_in_the_browser_by_keyboard(live_server, page):
 
 def test_tampered_content_fails_in_the_browser(live_server, page):
     seed_ledger()
-    page.goto(f"{live_server.url}/ledger/entries/3/")
+    page.goto(f"{live_server.url}/ledger/entries/3/")  # waits for "load": scripts ran
     # What a visitor would see if the server altered the content after sealing.
     page.evaluate("document.getElementById('leaf-data').textContent += ' '")
     page.get_by_role("button", name="Verify in your browser").click()

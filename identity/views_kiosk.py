@@ -10,7 +10,6 @@ neither ever grants the other's access.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from datetime import date
 from functools import cache as memoize
@@ -19,7 +18,6 @@ from functools import wraps
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.hashers import check_password, make_password
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -30,6 +28,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from citychain.throttle import AddressWindow
 from identity import cityid, selectors, services
 from identity.models import AccessEvent, Consent, RecordCategory, Resident
 from identity.views_documents import document_response
@@ -39,6 +38,7 @@ SEEN_KEY = "kiosk_seen"
 IDLE_SECONDS = 15 * 60
 THROTTLE_ATTEMPTS = 20
 THROTTLE_WINDOW = 10 * 60
+SIGN_IN_LIMIT = AddressWindow("kiosk-signin", THROTTLE_ATTEMPTS, THROTTLE_WINDOW)
 AUDIT_PAGE_SIZE = 25
 
 # Plain words for people who may read little English (Spanish through the catalog).
@@ -98,18 +98,10 @@ def client_ip(request: HttpRequest) -> str:
 
 
 def throttle_hit(request: HttpRequest) -> bool:
-    """Count one sign-in attempt from this address; True if it is over the limit.
-
-    A sliding window: the times of the last attempts, kept in the cache. Two requests at
-    the same instant may both get through; the PIN lockout per resident is the hard limit.
-    """
-    key = "kiosk-signin:" + hashlib.sha256(client_ip(request).encode()).hexdigest()[:32]
-    now = time.time()
-    recent = [t for t in cache.get(key, []) if t > now - THROTTLE_WINDOW]
-    if len(recent) >= THROTTLE_ATTEMPTS:
+    """Count one sign-in attempt from this address; True if it is over the limit."""
+    if SIGN_IN_LIMIT.exceeded(request):
         return True
-    recent.append(now)
-    cache.set(key, recent, THROTTLE_WINDOW)
+    SIGN_IN_LIMIT.hit(request)
     return False
 
 

@@ -9,13 +9,11 @@ prove.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from citychain.throttle import AddressWindow
 from voting import credentials as codes
 from voting import selectors, services
 from voting.forms import BallotForm, CredentialForm, TrackForm, choice_label, rank_label
@@ -34,6 +33,7 @@ RECEIPT_KEY = "voting_receipt"  # {"election", "tracking_code", "at"} after the 
 RECEIPT_SECONDS = 30 * 60  # a receipt left on a shared device does not stay for the next person
 THROTTLE_ATTEMPTS = 20
 THROTTLE_WINDOW = 10 * 60
+CREDENTIAL_LIMIT = AddressWindow("vote-credential", THROTTLE_ATTEMPTS, THROTTLE_WINDOW)
 
 Status = Election.Status
 
@@ -41,26 +41,14 @@ Status = Election.Status
 # --- helpers ---------------------------------------------------------------------------
 
 
-def _throttle_key(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the client says unless a trusted proxy
-    # rewrites it, and a throttle keyed on it would be trivial to dodge.
-    address = request.META.get("REMOTE_ADDR", "")
-    return "vote-credential:" + hashlib.sha256(address.encode()).hexdigest()[:32]
-
-
-def _recent_failures(request: HttpRequest) -> list[float]:
-    now = time.time()
-    return [t for t in cache.get(_throttle_key(request), []) if t > now - THROTTLE_WINDOW]
-
-
 def _throttled(request: HttpRequest) -> bool:
-    return len(_recent_failures(request)) >= THROTTLE_ATTEMPTS
+    return CREDENTIAL_LIMIT.exceeded(request)
 
 
 def _count_failure(request: HttpRequest) -> None:
     # Only refused tries count: guessing is what the limit stops, and one household or
     # library behind one address may well cast many good credentials.
-    cache.set(_throttle_key(request), [*_recent_failures(request), time.time()], THROTTLE_WINDOW)
+    CREDENTIAL_LIMIT.hit(request)
 
 
 def _grouped(credential: str | None) -> str | None:

@@ -12,6 +12,7 @@ import time
 import pytest
 from django.urls import reverse
 
+from citychain import throttle
 from ledger.models import Entry
 from ledger.services import seal_all
 from voting import credentials as codes
@@ -288,11 +289,11 @@ def test_good_credentials_do_not_use_up_the_throttle(client, election_setup):
 
 def test_the_throttle_window_slides(client, election, credential, monkeypatch):
     now = time.time()
-    monkeypatch.setattr(views.time, "time", lambda: now)
+    monkeypatch.setattr(throttle.time, "time", lambda: now)
     for _ in range(views.THROTTLE_ATTEMPTS):
         client.post(_url("credential", election), {"credential": "nope"})
     assert client.post(_url("credential", election), {"credential": credential}).status_code == 429
-    monkeypatch.setattr(views.time, "time", lambda: now + views.THROTTLE_WINDOW + 1)
+    monkeypatch.setattr(throttle.time, "time", lambda: now + views.THROTTLE_WINDOW + 1)
     _enter(client, election, credential)
 
 
@@ -463,7 +464,7 @@ def test_casting_stores_the_ballot_and_forgets_the_credential(client, election_s
 def test_the_receipt_does_not_stay_for_the_next_person(client, marked, monkeypatch):
     client.post(_url("review", marked))
     now = time.time()
-    monkeypatch.setattr(views.time, "time", lambda: now + views.RECEIPT_SECONDS + 1)
+    monkeypatch.setattr(throttle.time, "time", lambda: now + views.RECEIPT_SECONDS + 1)
     response = client.get(_url("receipt", marked))
     assert response.status_code == 302 and response.url == ENTER
 

@@ -20,6 +20,10 @@ NAV_ITEMS: list[tuple[str, object, object]] = [
     ("voting:track", _("Track a ballot"), "public"),
     ("identity:hmis_export", _("HMIS export"), (roles.PROVIDER_ADMIN, roles.CITY_ADMIN)),
     ("voting-official:elections", _("Elections"), (roles.ELECTION_OFFICIAL, roles.CITY_ADMIN)),
+    ("energy:home", _("My energy"), (roles.ENERGY_MEMBER,)),
+    ("energy:operator", _("Microgrid"), (roles.GRID_OPERATOR, roles.CITY_ADMIN)),
+    ("credit:reporter_home", _("Payment records"), (roles.CREDIT_REPORTER, roles.CITY_ADMIN)),
+    ("credit:verify_start", _("Verify a credit report"), "public"),
 ]
 
 

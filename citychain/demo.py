@@ -53,6 +53,7 @@ DEMO_LOGINS = [
     DemoLogin("official", roles.ELECTION_OFFICIAL, "City Clerk's Office", "Priya", "Shah"),
     DemoLogin("operator", roles.GRID_OPERATOR, "Sunrise Microgrid", "Tom", "Becker"),
     DemoLogin("reporter", roles.CREDIT_REPORTER, "Riverside Housing Co-op", "Lena", "Nguyen"),
+    DemoLogin("household", roles.ENERGY_MEMBER, None, "Sam", "Carter"),
     DemoLogin("admin", roles.CITY_ADMIN, "City Clerk's Office", "Alex", "Morgan"),
 ]
 
@@ -90,6 +91,8 @@ SEEDERS: list[tuple[str, str]] = [
     ("staff and organizations", "citychain.demo.seed_people"),
     ("residents (identity)", "identity.demo.seed"),
     ("elections (voting)", "voting.demo.seed"),
+    ("microgrid (energy)", "energy.demo.seed"),
+    ("payments and lending circles (credit)", "credit.demo.seed"),
 ]
 
 

@@ -25,6 +25,7 @@ PROVIDER_ADMIN = "provider_admin"
 ELECTION_OFFICIAL = "election_official"
 GRID_OPERATOR = "grid_operator"
 CREDIT_REPORTER = "credit_reporter"
+ENERGY_MEMBER = "energy_member"
 CITY_ADMIN = "city_admin"
 
 ROLES: dict[str, Role] = {
@@ -39,6 +40,7 @@ ROLES: dict[str, Role] = {
         Role(ELECTION_OFFICIAL, _("Election official")),
         Role(GRID_OPERATOR, _("Grid operator")),
         Role(CREDIT_REPORTER, _("Credit reporter")),
+        Role(ENERGY_MEMBER, _("Microgrid member")),
         Role(CITY_ADMIN, _("City admin"), permissions=("*",), staff=True),
     )
 }

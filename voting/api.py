@@ -276,18 +276,20 @@ class BallotBoardView(generics.GenericAPIView):
         tags=TAGS,
     )
     def post(self, request: Request, election_id: str) -> Response:
-        election = published_election(election_id)
+        # The cast reads (and share-locks) the election itself: one query, not two.
+        if not election_id.isdigit() or len(election_id) > 18:
+            raise ElectionNotFound()
         body = CastRequestSerializer(data=request.data)
         if not body.is_valid():
             return Response(_request_problems(body.errors), status=status.HTTP_400_BAD_REQUEST)
         try:
             ballot = services.ballot_cast(
-                election_id=election.pk,
+                election_id=int(election_id),
                 credential=body.validated_data["credential"],
                 selections=body.validated_data["selections"],
             )
-        except Election.DoesNotExist:
-            raise ElectionNotFound() from None
+        except (Election.DoesNotExist, services.VotingNotStarted):
+            raise ElectionNotFound() from None  # a draft is not published: as unknown
         except services.CredentialMistyped as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         except services.VotingRefused as exc:
@@ -300,7 +302,7 @@ class BallotBoardView(generics.GenericAPIView):
             )
         data = {
             "tracking_code": ballot.tracking_code,
-            "election": election.pk,
+            "election": ballot.election_id,
             "selections": ballot.selections,
             "leaf_index": None,
             "status": "pending",

@@ -56,6 +56,8 @@ class Election(models.Model):
     certified_at = models.DateTimeField(_("certified"), null=True, blank=True)
     # SHA-256 of the ballot definition as it was opened (also on the ledger).
     definition_sha256 = models.CharField(_("ballot definition digest"), max_length=64, blank=True)
+    # The election's ledger pseudonym, kept when it opens so a cast needs no extra query.
+    ledger_subject = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

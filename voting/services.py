@@ -61,6 +61,10 @@ class VotingClosed(VotingRefused):
     """The election is not open: not yet, or no longer."""
 
 
+class VotingNotStarted(VotingClosed):
+    """The election is still a draft (the API treats it as unknown)."""
+
+
 class CredentialRefused(VotingRefused):
     """The credential does not open a ballot: unknown, used, voided or of another election.
 
@@ -324,7 +328,8 @@ def election_open(election: Election, *, acting_user: User | None = None) -> Ele
     _check_ready(election)
     election.definition_sha256 = _digest(ballot_definition(election))
     election.status, election.opened_at = Status.OPEN, timezone.now()
-    election.save(update_fields=["status", "opened_at", "definition_sha256"])
+    election.ledger_subject = election_subject(election.pk)
+    election.save(update_fields=["status", "opened_at", "definition_sha256", "ledger_subject"])
     _record_status(election, _roll_counts(election))
     return election
 
@@ -729,22 +734,37 @@ def _open_for_casting(election_id: int) -> Election:
         # SQLite's IMMEDIATE transactions already hold the one write lock.
         election = Election.objects.get(pk=election_id)
     if election.status == Status.DRAFT:
-        raise VotingClosed(_("Voting in this election has not started yet."))
+        raise VotingNotStarted(_("Voting in this election has not started yet."))
     if election.status != Status.OPEN:
         raise VotingClosed(_("Voting in this election has closed."))
     return election
 
 
-@transaction.atomic
 def ballot_cast(*, election_id: int, credential: str, selections: Any) -> Ballot:
     """Cast one ballot with a one-time credential; returns the stored ballot.
 
-    Raises Election.DoesNotExist (no such election), VotingClosed (not open),
-    CredentialMistyped (a typo the check symbol catches), ValidationError (an invalid
-    ballot), CredentialRefused (unknown, used or voided credential). Nothing is stored on
-    any of them. The ballot's ledger entry is under the election's pseudonym and holds only
-    the election, tracking code and selections.
+    Raises Election.DoesNotExist (no such election), VotingClosed (not open; its subclass
+    VotingNotStarted for a draft), CredentialMistyped (a typo the check symbol catches),
+    ValidationError (an invalid ballot), CredentialRefused (unknown, used or voided
+    credential). Nothing is stored on any of them. The ballot's ledger entry is under the
+    election's pseudonym and holds only the election, tracking code and selections.
     """
+    for _attempt in range(_TRACKING_CODE_ATTEMPTS):
+        try:
+            return _ballot_cast_once(election_id, credential, selections)
+        except TrackingCodeTaken:
+            # 50 random bits collided: the whole cast rolled back, the voter's mark with
+            # it, so drawing again is safe. Cheaper than a savepoint around every insert.
+            continue
+    raise RuntimeError("could not draw an unused tracking code")
+
+
+class TrackingCodeTaken(Exception):
+    pass
+
+
+@transaction.atomic
+def _ballot_cast_once(election_id: int, credential: str, selections: Any) -> Ballot:
     election = _open_for_casting(election_id)
     try:
         credential_hash = codes.credential_hash(credential)
@@ -769,23 +789,17 @@ def ballot_cast(*, election_id: int, credential: str, selections: Any) -> Ballot
 
 
 def _ballot_store(election: Election, cleaned: dict[str, list[int]]) -> Ballot:
-    subject = election_subject(election.pk)
-    for _attempt in range(_TRACKING_CODE_ATTEMPTS):
-        tracking_code = codes.new_tracking_code()
-        try:
-            # A savepoint, so a tracking code that collides (50 random bits) is drawn
-            # again, with its entry, without losing the voter's mark.
-            with transaction.atomic():
-                data = {"election": election.pk, "tracking_code": tracking_code}
-                entry = ledger.record(
-                    "voting.ballot_cast", subject, {**data, "selections": cleaned}
-                )
-                return Ballot.objects.create(
-                    election=election,
-                    tracking_code=tracking_code,
-                    selections=cleaned,
-                    ledger_entry=entry,
-                )
-        except IntegrityError:
-            continue
-    raise RuntimeError("could not draw an unused tracking code")
+    subject = election.ledger_subject or election_subject(election.pk)
+    tracking_code = codes.new_tracking_code()
+    data = {"election": election.pk, "tracking_code": tracking_code}
+    entry = ledger.record("voting.ballot_cast", subject, {**data, "selections": cleaned})
+    try:
+        # Not in a savepoint: if the code is taken, the whole cast rolls back and is
+        # drawn again (ballot_cast).
+        return Ballot.objects.create(
+            election=election, tracking_code=tracking_code, selections=cleaned, ledger_entry=entry
+        )
+    except IntegrityError as exc:
+        if "tracking_code" in str(exc):
+            raise TrackingCodeTaken() from exc
+        raise

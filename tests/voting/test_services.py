@@ -716,3 +716,38 @@ def test_admin_pages_open_and_the_roll_shows_no_personal_data(client, open_elect
     # Once open, the ballot is read-only in the admin too.
     response = client.get(f"/admin/voting/contest/{mayor.pk}/change/")
     assert b'name="title"' not in response.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tracking_code_collision_draws_again_without_losing_or_doubling_anything(
+    open_election, monkeypatch
+):
+    """50 random bits do collide in theory; the cast then rolls back whole and retries."""
+    from voting import credentials as codes
+
+    election, mayor, *_ = open_election
+    first_credential, second_credential = _credentials(election)[:2]
+    rivera, chen = _names(mayor)["Rivera"], _names(mayor)["Chen"]
+    first = services.ballot_cast(
+        election_id=election.pk,
+        credential=first_credential,
+        selections={str(mayor.pk): [rivera]},
+    )
+    fresh = codes.new_tracking_code()
+    drawn = iter([first.tracking_code, fresh])
+    monkeypatch.setattr(codes, "new_tracking_code", lambda: next(drawn))
+
+    second = services.ballot_cast(
+        election_id=election.pk,
+        credential=second_credential,
+        selections={str(mayor.pk): [chen]},
+    )
+
+    assert second.tracking_code == fresh
+    assert election.ballots.count() == 2
+    cast = _entries("voting.ballot_cast")
+    assert [e["data"]["tracking_code"] for e in cast] == [first.tracking_code, fresh]
+    election.refresh_from_db()
+    assert {e["subject"] for e in cast} == {election.ledger_subject}
+    assert election.ledger_subject == services.election_subject(election.pk)
+    assert election.voters.filter(has_voted=True).count() == 2

@@ -1,0 +1,40 @@
+-- wrk script for bench/voting.py: each request casts one ballot with the next unused
+-- credential. Bodies come one JSON per line from the file given as the first argument;
+-- wrk thread t of T sends lines t, t+T, t+2T, ... so no credential is sent twice.
+-- After the run, prints one JSON line the benchmark parses.
+
+local threads = {}
+
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  bodies = {}
+  for line in io.lines(args[1]) do
+    bodies[#bodies + 1] = line
+  end
+  step = tonumber(args[2])
+  nxt = tid + 1
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+end
+
+function request()
+  local body = bodies[nxt]
+  if body == nil then
+    body = bodies[1] -- out of credentials: a used one, answered 403 and counted as an error
+  end
+  nxt = nxt + step
+  return wrk.format(nil, nil, nil, body)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %d, "duration_us": %d, "connect": %d, "read": %d, "write": %d, ' ..
+    '"status": %d, "timeout": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
+end

@@ -82,15 +82,26 @@ def cpu_seconds_by_role() -> dict[str, float]:
             continue
         role = next((name for name, marker in roles if marker in cmdline), "other")
         totals[role] = totals.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    # The whole machine, including processes that started and ended in between.
+    cpu = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in cpu[:8])
+    totals["machine busy"] = (user + nice + system + irq + softirq + steal) / tick
+    totals["machine idle"] = (idle + iowait) / tick
     return totals
 
 
 def cpu_report(before: dict[str, float], after: dict[str, float], per: int, what: str) -> str:
     """ "role 12.3 s (4.1 ms per ballot)" for each role that used CPU between two snapshots."""
     used = {role: after.get(role, 0.0) - before.get(role, 0.0) for role in after}
+    busy, idle = used.pop("machine busy"), used.pop("machine idle")
     parts = [
         f"{role} {seconds:.1f} s ({seconds / per * 1000:.1f} ms per {what})"
         for role, seconds in sorted(used.items(), key=lambda kv: -kv[1])
         if seconds >= 0.05
     ]
-    return "CPU during the load: " + ", ".join(parts)
+    share = busy / (busy + idle) if busy + idle else 0.0
+    return (
+        f"CPU during the load: machine {share:.0%} busy ({busy:.1f} core-seconds; "
+        f"{busy - sum(used.values()):.1f} of them in processes that came and went); "
+        + ", ".join(parts)
+    )

@@ -17,6 +17,7 @@ without wrk) the clients are Python threads, one ballot per voter.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
@@ -118,6 +119,58 @@ def load_with_threads(port: int, path: str, bodies: list, clients: int, workers:
     )
 
 
+def load_at_rate(port: int, path: str, bodies: list, clients: int, rate: int, seconds: int):
+    """Open loop: ballot i is due at start + i/rate, whatever happened to the ones before,
+    on at most `clients` connections at once; latency counts from when it was due, so a
+    server that stalls is not excused by clients that politely waited (coordinated
+    omission)."""
+    total = min(len(bodies), rate * seconds)
+    latencies: list[float] = []
+    statuses: Counter = Counter()
+
+    async def cast(slots: asyncio.Semaphore, due: float, body: dict) -> None:
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+        ).encode() + payload
+        async with slots:
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(request)
+                response = await reader.read()
+                writer.close()
+                status = int(response.split(b" ", 2)[1])
+            except (OSError, ValueError, IndexError):
+                status = "connection error"
+        latencies.append(time.perf_counter() - due)
+        statuses[status] += 1
+
+    async def run() -> float:
+        slots = asyncio.Semaphore(clients)
+        start = time.perf_counter()
+        tasks = []
+        for i, body in enumerate(bodies[:total]):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(cast(slots, due, body)))
+        await asyncio.gather(*tasks)
+        return time.perf_counter() - start
+
+    elapsed = asyncio.run(run())
+    errors = sum(n for s, n in statuses.items() if s != 201)
+    print(
+        f"offered {rate} ballots/s for {seconds}s on up to {clients} connections: "
+        f"cast {statuses[201]:,} in {elapsed:.1f}s ({statuses[201] / elapsed:,.0f} ballots/s)"
+    )
+    print(
+        f"latency from when each ballot was due: {summary(latencies)} (target p95 <= 100 ms); "
+        f"statuses {dict(statuses)}; errors {errors} (target 0)"
+    )
+
+
 def load_with_wrk(port: int, path: str, bodies: list, clients: int, seconds: int, logs: Path):
     """`clients` connections from wrk for `seconds`, each request a new credential."""
     lines = logs / "bench-voting-bodies.jsonl"
@@ -161,7 +214,14 @@ def main() -> None:
     parser.add_argument(
         "--load", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python"
     )
-    parser.add_argument("--seconds", type=int, default=20, help="length of a wrk run")
+    parser.add_argument("--seconds", type=int, default=20, help="length of a run")
+    parser.add_argument(
+        "--rate",
+        type=int,
+        default=None,
+        help="offer this many ballots/s (open loop, asyncio client) instead of as many as "
+        "the server takes; latency is then measured at that load",
+    )
     args = parser.parse_args()
     os.environ["REDIS_URL"] = REDIS_URL
     url = setup(args.database_url)
@@ -217,7 +277,9 @@ def main() -> None:
             })  # fmt: skip
         path = f"/api/voting/elections/{election.pk}/ballots/"
         cpu_before = cpu_seconds_by_role()
-        if args.load == "wrk":
+        if args.rate:
+            load_at_rate(port, path, bodies, args.clients, args.rate, args.seconds)
+        elif args.load == "wrk":
             load_with_wrk(port, path, bodies, args.clients, args.seconds, logs)
         else:
             load_with_threads(port, path, bodies, args.clients, args.workers)

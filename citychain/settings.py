@@ -108,7 +108,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 if CONFIG.redis_url:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "citychain.cache.RedisCache",
             "LOCATION": CONFIG.redis_url,
             "KEY_PREFIX": "citychain",
         }

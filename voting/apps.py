@@ -16,6 +16,10 @@ class VotingConfig(AppConfig):
             ("voting.ballot_cast", "A ballot was cast: its tracking code and selections"),
             ("voting.roll_updated", "Voters were added to an election's roll"),
             ("voting.credentials_issued", "Voting credentials were issued or reissued"),
+            (
+                "voting.credentials_voided",
+                "Credentials that never reached their voters were voided",
+            ),
             ("voting.ties_decided", "Officials recorded how a tied contest was decided"),
         ):
             kinds.register(name, kinds.Visibility.PUBLIC, description)

@@ -214,11 +214,13 @@ class RollResidentsForm(forms.Form):
 
 CREDENTIALS_NEW = "new"
 CREDENTIALS_ALL = "all"
+DELIVERY_LETTERS = "letters"
+DELIVERY_EMAIL = "email"
 
 
 class CredentialsForm(forms.Form):
     scope = forms.ChoiceField(
-        label=_("Who gets a letter"),
+        label=_("Who gets a new credential"),
         choices=[
             (CREDENTIALS_NEW, _("Voters who have no credential yet")),
             (
@@ -227,6 +229,18 @@ class CredentialsForm(forms.Form):
             ),
         ],
         initial=CREDENTIALS_NEW,
+        widget=forms.RadioSelect,
+    )
+    delivery = forms.ChoiceField(
+        label=_("How the credentials reach the voters"),
+        choices=[
+            (DELIVERY_LETTERS, _("Printed letters with a QR code, shown once on the next page")),
+            (
+                DELIVERY_EMAIL,
+                _("Email, to voters with an email address on the roll (the others get nothing)"),
+            ),
+        ],
+        initial=DELIVERY_LETTERS,
         widget=forms.RadioSelect,
     )
 

@@ -609,6 +609,24 @@ def credentials_issue(
     return issued
 
 
+@transaction.atomic
+def credentials_void(
+    election: Election, *, voters: Iterable[Voter], acting_user: User | None = None
+) -> int:
+    """Void the unused credentials of these voters (an email that bounced, a letter lost in
+    the post); returns how many were live. They can be issued new ones."""
+    voided = Voter.objects.filter(
+        election=election, pk__in=[v.pk for v in voters], has_voted=False
+    ).update(credential_hash=None)
+    if voided:
+        ledger.record(
+            "voting.credentials_voided",
+            election_subject(election.pk),
+            {"election": election.pk, "voided": voided},
+        )
+    return voided
+
+
 # --- ballots ---------------------------------------------------------------------------
 
 

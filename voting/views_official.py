@@ -30,8 +30,8 @@ from citychain import roles
 from identity.forms import add_service_errors
 from identity.models import CityCard, Resident
 from voting import credentials as codes
+from voting import delivery, selectors, services
 from voting import forms_official as forms
-from voting import selectors, services
 from voting.models import Contest, Election, Voter
 
 Status = Election.Status
@@ -79,10 +79,7 @@ def _service_error(request: HttpRequest, exc: ValidationError, form) -> None:
 
 
 def _voter_url(request: HttpRequest, election: Election, credential: str = "") -> str:
-    path = f"/vote/{election.pk}/"
-    if credential:
-        path += f"?c={codes.normalize(credential)}"
-    return request.build_absolute_uri(path)
+    return delivery.vote_url(request.build_absolute_uri("/"), election, credential)
 
 
 def _qr_svg(url: str) -> str:
@@ -351,6 +348,8 @@ def credentials(request: HttpRequest, pk: int) -> HttpResponse:
             messages.info(request, _("No voter on the roll needs a credential."))
             return redirect("voting-official:credentials", election.pk)
         try:
+            if form.cleaned_data["delivery"] == forms.DELIVERY_EMAIL:
+                return _email_credentials(request, election, scope)
             issued = services.credentials_issue(election, voters=scope, acting_user=request.user)
         except ValidationError as exc:
             form.add_error(None, exc)
@@ -367,6 +366,50 @@ def credentials(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request, "voting/official/credentials.html", context, status=400 if form.errors else 200
     )
+
+
+def _email_credentials(request, election, scope) -> HttpResponse:
+    result = delivery.email_credentials(
+        election,
+        voters=scope,
+        base_url=request.build_absolute_uri("/"),
+        acting_user=request.user,
+    )
+    if result.sent:
+        messages.success(
+            request,
+            ngettext(
+                "Emailed a new credential to %(count)d voter.",
+                "Emailed a new credential to %(count)d voters.",
+                result.sent,
+            )
+            % {"count": result.sent},
+        )
+    if result.failed:
+        messages.warning(
+            request,
+            ngettext(
+                "The mail server refused %(count)d message; that credential was voided. "
+                "Issue a letter to voters with no credential.",
+                "The mail server refused %(count)d messages; those credentials were voided. "
+                "Issue letters to voters with no credential.",
+                len(result.failed),
+            )
+            % {"count": len(result.failed)},
+        )
+    if result.without_email:
+        messages.info(
+            request,
+            ngettext(
+                "%(count)d voter has no email address on the roll and was not sent anything: "
+                "issue a letter to voters with no credential.",
+                "%(count)d voters have no email address on the roll and were not sent "
+                "anything: issue letters to voters with no credential.",
+                result.without_email,
+            )
+            % {"count": result.without_email},
+        )
+    return redirect("voting-official:credentials", election.pk)
 
 
 def _render_letters(request, election, issued) -> HttpResponse:

@@ -359,7 +359,7 @@ def test_residents_protected_by_vawa_are_not_added(official_client, election):
 
 
 def _issue_letters(client, election, scope="new"):
-    response = client.post(url("credentials", election.pk), {"scope": scope})
+    response = client.post(url("credentials", election.pk), {"scope": scope, "delivery": "letters"})
     assert response.status_code == 200
     return response
 
@@ -378,7 +378,7 @@ def test_letters_show_each_credential_once_with_its_qr_code(official_client, rea
     assert "City election 2026" in page
     assert "@media print" in page and "break-after: page" in page
     # The QR code is the voter portal's address with the credential.
-    link = f"http://testserver/vote/{election.pk}/?c={codes.normalize(credentials[0])}"
+    link = f"http://testserver/vote/{election.pk}/#c={codes.normalize(credentials[0])}"
     expected = segno.make(link, error="m", micro=False).svg_inline(scale=3, omitsize=True)
     path = re.search(r'd="([^"]+)"', expected).group(1)
     assert f'd="{path}"' in page
@@ -391,7 +391,9 @@ def test_letters_show_each_credential_once_with_its_qr_code(official_client, rea
     assert ballot.tracking_code
 
     # Everyone holds a credential: "new" issues nothing more.
-    response = official_client.post(url("credentials", election.pk), {"scope": "new"}, follow=True)
+    response = official_client.post(
+        url("credentials", election.pk), {"scope": "new", "delivery": "letters"}, follow=True
+    )
     assert "No voter on the roll needs a credential." in _messages(response)
     # Reissuing to everyone who has not voted voids their old letters.
     page = _issue_letters(official_client, election, scope="all").content.decode()
@@ -409,9 +411,81 @@ def test_no_credentials_once_voting_has_closed(official_client, ready):
     services.election_close(election)
     page = official_client.get(url("credentials", election.pk)).content.decode()
     assert "Credentials cannot be issued once voting has closed." in page
-    response = official_client.post(url("credentials", election.pk), {"scope": "all"})
+    response = official_client.post(
+        url("credentials", election.pk), {"scope": "all", "delivery": "letters"}
+    )
     assert response.status_code == 400
     assert not Voter.objects.filter(credential_hash__isnull=False).exists()
+
+
+@pytest.mark.django_db(transaction=True)  # sending happens after the commit
+def test_credentials_by_email_reach_only_voters_with_an_address(official_client, ready, mailoutbox):
+    election, mayor = ready
+    response = official_client.post(
+        url("credentials", election.pk), {"scope": "new", "delivery": "email"}, follow=True
+    )
+    shown = _messages(response)
+    assert "Emailed a new credential to 1 voter." in shown
+    assert any("2 voters have no email address" in m for m in shown)
+    (message,) = mailoutbox
+    assert message.to == ["ana@example.org"]
+    assert "City election 2026" in message.subject
+    (credential,) = CREDENTIAL.findall(message.body)
+    link = f"http://testserver/vote/{election.pk}/#c={codes.normalize(credential)}"
+    assert link in message.body and "Ana García" in message.body
+    # The page that issued them never shows a credential; only Ana holds one.
+    assert not CREDENTIAL.findall(response.content.decode())
+    assert list(
+        Voter.objects.filter(credential_hash__isnull=False).values_list("reference", flat=True)
+    ) == ["V1"]
+    services.election_open(election)
+    assert _cast(election, credential, {mayor.pk: [_choices(mayor)["Chen"]]}).tracking_code
+
+
+@pytest.mark.django_db(transaction=True)  # sending happens after the commit
+def test_a_refused_email_voids_the_credential_it_carried(official_client, ready, monkeypatch):
+    from django.core.mail.backends.locmem import EmailBackend
+
+    from ledger.models import Entry
+
+    election, mayor = ready
+    services.roll_import_csv(election, "voter_id,name,email\nV4,Di Park,di@example.org\n")
+
+    def refuse_di(self, messages):
+        if messages[0].to == ["di@example.org"]:
+            raise OSError("550 mailbox unavailable")
+        return original(self, messages)
+
+    original = EmailBackend.send_messages
+    monkeypatch.setattr(EmailBackend, "send_messages", refuse_di)
+    response = official_client.post(
+        url("credentials", election.pk), {"scope": "new", "delivery": "email"}, follow=True
+    )
+    shown = _messages(response)
+    assert "Emailed a new credential to 1 voter." in shown
+    assert any("refused 1 message; that credential was voided" in m for m in shown)
+    holders = Voter.objects.filter(credential_hash__isnull=False)
+    assert list(holders.values_list("reference", flat=True)) == ["V1"]
+    voided = Entry.objects.filter(kind="voting.credentials_voided").count()
+    assert voided == 1
+    # Di is issued a letter afterwards, like the voters without an address.
+    page = _issue_letters(official_client, election).content.decode()
+    assert len(CREDENTIAL.findall(page)) == 3 and "Di Park" in page
+
+
+@pytest.mark.django_db(transaction=True)  # sending happens after the commit
+def test_issue_credentials_by_email_from_the_command(ready, mailoutbox):
+    election, mayor = ready
+    out, err = _run(election.pk, "--email", "--base-url", "https://vote.example.org")
+    assert "Emailed 1 credentials." in out and "2 voters have no email address" in out
+    (message,) = mailoutbox
+    (credential,) = CREDENTIAL.findall(message.body)
+    assert (
+        f"https://vote.example.org/vote/{election.pk}/#c={codes.normalize(credential)}"
+        in message.body
+    )
+    with pytest.raises(CommandError):
+        _run(election.pk)  # neither --output nor --email
 
 
 # --- results and ties -----------------------------------------------------------------
@@ -512,7 +586,7 @@ def test_issue_credentials_writes_a_private_csv_for_those_who_have_not_voted(rea
     ]
     for row in rows:
         canonical = codes.normalize(row["credential"])
-        assert row["url"] == f"https://vote.example.org/vote/{election.pk}/?c={canonical}"
+        assert row["url"] == f"https://vote.example.org/vote/{election.pk}/#c={canonical}"
     # The old credentials are void; the new ones cast.
     with pytest.raises(services.CredentialRefused):
         _cast(election, old["V2"], {mayor.pk: []})

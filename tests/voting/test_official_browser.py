@@ -86,7 +86,7 @@ def test_an_official_prepares_and_opens_an_election(live_server, page):
     assert_no_wcag_violations(page)
 
     page.get_by_role("link", name="Credential letters").click()
-    page.get_by_role("button", name="Issue credentials and show the letters").click()
+    page.get_by_role("button", name="Issue the credentials").click()
     expect(page.get_by_role("heading", name="3 credential letters")).to_be_visible()
     letters = page.locator("article.letter")
     expect(letters).to_have_count(3)

@@ -261,3 +261,20 @@ def test_the_ballot_fits_a_phone_with_large_text(live_server, page, election_set
     )
     assert overflow <= 0
     expect(page.get_by_role("button", name="Check my choices")).to_be_visible()
+
+
+def test_the_letter_link_fills_the_credential_without_sending_it(live_server, page, election_setup):
+    """The QR code's link carries the credential after '#', which the browser never sends:
+    the page's script fills the field and drops it from the address bar."""
+    election, _mayor, _projects, credentials = election_setup
+    sent = []
+    page.on("request", lambda request: sent.append(request.url))
+    canonical = codes.normalize(credentials[0])
+    page.goto(f"{live_server.url}/vote/{election.pk}/#c={canonical}")
+    field = page.get_by_label("Credential")
+    expect(field).to_have_value(codes.format_credential(credentials[0]))
+    expect(page.locator("#from-letter")).to_be_visible()
+    assert "#" not in page.url
+    assert not any(canonical in url for url in sent)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("button", name="Check my choices")).to_be_visible()

@@ -1,11 +1,16 @@
 """Issue fresh voting credentials to the roll, for a mail merge.
 
     manage.py issue_credentials ELECTION_ID --output FILE.csv [--base-url URL]
+    manage.py issue_credentials ELECTION_ID --email [--base-url URL]
 
 Every voter on the roll who has not voted yet gets a new one-time credential, which voids
 any credential they held. The CSV (columns voter_id, name, email, credential, url) is the
 only copy of the new credentials: citychain keeps their hashes. It is created readable by its
 owner only (mode 0600) and appears whole or not at all; on any error nothing is issued.
+
+With --email, voters on the roll who have an email address get their new credential by
+email instead (voting/delivery.py), and no file is written; voters without an address
+keep what they had.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from voting import credentials as codes
-from voting import services
+from voting import delivery, services
 from voting.models import Election, Voter
 
 COLUMNS = ("voter_id", "name", "email", "credential", "url")
@@ -36,8 +41,9 @@ def default_base_url() -> str:
 
 
 def vote_url(base: str, election: Election, credential: str) -> str:
-    """The voter portal's address that opens this election's ballot with the credential."""
-    return f"{base.rstrip('/')}/vote/{election.pk}/?c={codes.normalize(credential)}"
+    """The voter portal's address that opens this election's ballot with the credential
+    (in the URL's fragment, which never reaches a server log)."""
+    return delivery.vote_url(base, election, credential)
 
 
 def open_private_file(path: Path) -> tuple[int, str]:
@@ -89,8 +95,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("election_id", help="The election's ID (a number).")
-        parser.add_argument(
-            "--output", required=True, help="The CSV file to write (created with mode 0600)."
+        target = parser.add_mutually_exclusive_group(required=True)
+        target.add_argument("--output", help="The CSV file to write (created with mode 0600).")
+        target.add_argument(
+            "--email",
+            action="store_true",
+            help="Email each voter who has an email address their new credential instead.",
         )
         parser.add_argument(
             "--base-url",
@@ -99,9 +109,11 @@ class Command(BaseCommand):
             "the CITYCHAIN_BASE_URL setting).",
         )
 
-    def handle(self, *args, election_id, output, base_url=None, **options) -> None:
+    def handle(self, *args, election_id, output=None, email=False, base_url=None, **options):
         election = self._election(election_id)
         base = (base_url or default_base_url()).rstrip("/")
+        if email:
+            return self._email(election, base)
         path = Path(output).expanduser()
         pending = Voter.objects.filter(election=election, has_voted=False).count()
         if pending == 0:
@@ -140,6 +152,40 @@ class Command(BaseCommand):
                 "emails, then delete it. Their earlier credentials no longer work."
             )
         )
+
+    def _email(self, election: Election, base: str) -> None:
+        pending = Voter.objects.filter(election=election, has_voted=False).count()
+        if pending == 0:
+            raise CommandError(
+                f"Nobody on the roll of election {election.pk} needs a credential: the roll "
+                "is empty or everyone on it has voted. Nothing was sent."
+            )
+        self.stdout.write(
+            f"Emailing new credentials to the voters who have not voted in election "
+            f"{election.pk} ({election.title}) and have an email address…"
+        )
+
+        def progress(done: int, total: int) -> None:
+            if done % 100 == 0 or done == total:
+                self.stdout.write(f"  {done:,} of {total:,} sent")
+
+        try:
+            result = delivery.email_credentials(election, base_url=base, progress=progress)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from None
+        self.stdout.write(self.style.SUCCESS(f"Emailed {result.sent:,} credentials."))
+        if result.failed:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"The mail server refused {len(result.failed):,} messages; those "
+                    "credentials were voided. Issue letters to voters with no credential."
+                )
+            )
+        if result.without_email:
+            self.stdout.write(
+                f"{result.without_email:,} voters have no email address on the roll and were "
+                "not sent anything."
+            )
 
     def _progress(self, total: int) -> Callable[[int], None]:
         return lambda written: self.stdout.write(f"  {written:,} of {total:,} written")

@@ -214,8 +214,11 @@ def cents_split(values: Sequence[int]) -> list[int]:
     out = [v // MICRO for v in values]
     missing = total - sum(out)
     if missing:
-        order = sorted((-(v % MICRO), i) for i, v in enumerate(values) if v % MICRO)
-        for _, i in order[:missing]:
+        # Largest dropped fraction first; the sort is stable, so the earlier item wins a
+        # tie. Items without a fraction sort last and are never reached: fewer cents are
+        # missing than there are items with a fraction.
+        dropped = [-(v % MICRO) for v in values]
+        for i in sorted(range(len(values)), key=dropped.__getitem__)[:missing]:
             out[i] += 1
     return out
 

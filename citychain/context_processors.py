@@ -22,7 +22,7 @@ NAV_ITEMS: list[tuple[str, object, object]] = [
     ("voting-official:elections", _("Elections"), (roles.ELECTION_OFFICIAL, roles.CITY_ADMIN)),
     ("energy:home", _("My energy"), (roles.ENERGY_MEMBER,)),
     ("energy:operator", _("Microgrid"), (roles.GRID_OPERATOR, roles.CITY_ADMIN)),
-    ("credit:reporter_home", _("Payment records"), (roles.CREDIT_REPORTER, roles.CITY_ADMIN)),
+    ("credit:reporter_home", _("Payment records"), (roles.CREDIT_REPORTER,)),
     ("credit:verify_start", _("Verify a credit report"), "public"),
 ]
 

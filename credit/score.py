@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import IntEnum, StrEnum
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 SCORE_NAME = "citychain payment score"
 SCORE_MIN = 0
@@ -49,14 +49,65 @@ class PaymentKind(StrEnum):
 
 KINDS: frozenset[str] = frozenset(kind.value for kind in PaymentKind)
 
+
+# --------------------------------------------------------------------------------------
+# Words. Every sentence below is English by default; a Django process installs its
+# gettext and ngettext with `set_translators` (credit.apps), so residents read them in
+# their language. The calls are named gettext/ngettext so makemessages extracts them.
+# --------------------------------------------------------------------------------------
+
+
+def _english(message: str) -> str:
+    return message
+
+
+def _english_n(singular: str, plural: str, n: int) -> str:
+    return singular if n == 1 else plural
+
+
+_translators: list = [_english, _english_n]
+
+
+def set_translators(gettext_function, ngettext_function) -> None:
+    """Use these to translate every sentence (e.g. django.utils.translation's)."""
+    _translators[:] = [gettext_function, ngettext_function]
+
+
+def gettext(message: str) -> str:
+    return _translators[0](message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return _translators[1](singular, plural, n)
+
+
+def gettext_noop(message: str) -> str:
+    return message
+
+
 # How each kind is named in sentences ("3 more months of on-time rent ...").
 KIND_WORDS: dict[str, str] = {
-    "rent": "rent",
-    "utility": "utility bills",
-    "energy": "energy bills",
-    "lending_circle": "lending-circle payments",
-    "other": "other bills",
+    "rent": gettext_noop("rent"),
+    "utility": gettext_noop("utility bills"),
+    "energy": gettext_noop("energy bills"),
+    "lending_circle": gettext_noop("lending-circle payments"),
+    "other": gettext_noop("other bills"),
 }
+_MONTHS = (
+    gettext_noop("January"), gettext_noop("February"), gettext_noop("March"),
+    gettext_noop("April"), gettext_noop("May"), gettext_noop("June"), gettext_noop("July"),
+    gettext_noop("August"), gettext_noop("September"), gettext_noop("October"),
+    gettext_noop("November"), gettext_noop("December"),
+)  # fmt: skip
+
+
+# SCORE_NAME as a literal, so makemessages finds it.
+_SCORE_NAME_WORDS = gettext_noop("citychain payment score")
+assert _SCORE_NAME_WORDS == SCORE_NAME
+
+
+def _kind_words(kind: str) -> str:
+    return gettext(KIND_WORDS[kind])
 
 
 class Bucket(IntEnum):
@@ -153,6 +204,21 @@ class Payment:
             raise ValueError("amounts are non-negative integer cents")
 
 
+class PaymentRow(NamedTuple):
+    """A payment from a trusted source, for `score_many` over many residents: the same
+    fields as `Payment`, built without its checks (a tuple, about ten times cheaper to
+    make). Use it only where the checks already hold, e.g. rows of a database whose
+    constraints allow only known kinds and non-negative amounts."""
+
+    account_id: object
+    kind: str
+    due: date
+    amount_due_cents: int
+    paid_on: date | None
+    amount_paid_cents: int
+    disputed: bool
+
+
 @dataclass(frozen=True, slots=True)
 class FactorScore:
     code: str
@@ -217,7 +283,7 @@ def _month_index(day: date) -> int:
     return day.year * 12 + day.month - 1
 
 
-def _tally(payments: Iterable[Payment], as_of: date) -> _Tally:
+def _tally(payments: Iterable[Payment | PaymentRow], as_of: date) -> _Tally:
     """Classify every payment as of `as_of`; the one loop that both entry points share.
 
     A payment counts ("is scored") when it is not disputed and its due date is before
@@ -311,7 +377,7 @@ def _points(t: _Tally) -> _Points:
     return _Points(on_time, remaining, _history_points(len(t.months)), amount, mix, losses)
 
 
-def _quick_score(payments: Iterable[Payment], as_of: date) -> int | None:
+def _quick_score(payments: Iterable[Payment | PaymentRow], as_of: date) -> int | None:
     t = _tally(payments, as_of)
     if len(t.months) < MIN_HISTORY_MONTHS:
         return None
@@ -341,9 +407,19 @@ def score(payments: Iterable[Payment], as_of: date) -> ScoreResult:
             losses=(),
             improvements=(
                 Improvement(
-                    f"{_plural(needed, 'more month')} with payments on record will give you "
-                    f"a first {SCORE_NAME} (it needs {MIN_HISTORY_MONTHS}; you have "
-                    f"{months}).",
+                    ngettext(
+                        "%(count)d more month with payments on record will give you a first "
+                        "%(name)s (it needs %(needed)d; you have %(have)d).",
+                        "%(count)d more months with payments on record will give you a first "
+                        "%(name)s (it needs %(needed)d; you have %(have)d).",
+                        needed,
+                    )
+                    % {
+                        "count": needed,
+                        "name": gettext(_SCORE_NAME_WORDS),
+                        "needed": MIN_HISTORY_MONTHS,
+                        "have": months,
+                    },
                     None,
                 ),
             ),
@@ -352,11 +428,13 @@ def score(payments: Iterable[Payment], as_of: date) -> ScoreResult:
         )
     pts = _points(t)
     factors = (
-        FactorScore("A", "Payments made by their due date", pts.on_time, ON_TIME_MAX),
-        FactorScore("B", "Late and missed payments (how late, how recent)", pts.late, LATE_MAX),
-        FactorScore("C", "Length of payment history", pts.history, HISTORY_MAX),
-        FactorScore("D", "Share of amounts due that was paid", pts.amount, AMOUNT_MAX),
-        FactorScore("E", "Kinds of payments on record", pts.mix, MIX_MAX),
+        FactorScore("A", gettext("Payments made by their due date"), pts.on_time, ON_TIME_MAX),
+        FactorScore(
+            "B", gettext("Late and missed payments (how late, how recent)"), pts.late, LATE_MAX
+        ),
+        FactorScore("C", gettext("Length of payment history"), pts.history, HISTORY_MAX),
+        FactorScore("D", gettext("Share of amounts due that was paid"), pts.amount, AMOUNT_MAX),
+        FactorScore("E", gettext("Kinds of payments on record"), pts.mix, MIX_MAX),
     )
     losses = _losses(t, pts)
     return ScoreResult(
@@ -404,7 +482,7 @@ K = TypeVar("K")
 
 
 def score_many(
-    payments_by_resident: Mapping[K, Sequence[Payment]], as_of: date
+    payments_by_resident: Mapping[K, Sequence[Payment | PaymentRow]], as_of: date
 ) -> dict[K, int | None]:
     """Scores only (None for "not enough history yet") for many residents, as of one date.
 
@@ -422,25 +500,64 @@ def score_many(
 # --------------------------------------------------------------------------------------
 
 
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def _dollars(cents: int) -> str:
     return f"${cents // 100:,}.{cents % 100:02d}"
 
 
 def _month_words(day: date) -> str:
-    return f"{calendar.month_name[day.month]} {day.year}"
+    return gettext("%(month)s %(year)d") % {
+        "month": gettext(_MONTHS[day.month - 1]),
+        "year": day.year,
+    }
 
 
 def _dispute_notes(disputed: int) -> tuple[str, ...]:
     if not disputed:
         return ()
     return (
-        f"{_plural(disputed, 'payment')} under dispute review "
-        f"{'is' if disputed == 1 else 'are'} not counted in this score; it will be "
-        "recalculated when the review ends.",
+        ngettext(
+            "%(count)d payment under dispute review is not counted in this score; it will "
+            "be recalculated when the review ends.",
+            "%(count)d payments under dispute review are not counted in this score; it will "
+            "be recalculated when the review ends.",
+            disputed,
+        )
+        % {"count": disputed},
+    )
+
+
+def _late_words(bucket: Bucket, n: int) -> str:
+    # One ngettext call per sentence, written out, so makemessages extracts each.
+    if bucket is Bucket.MISSED:
+        return ngettext(
+            "%(count)d payment 30 or more days overdue and still unpaid (the most recent "
+            "was due in %(month)s).",
+            "%(count)d payments 30 or more days overdue and still unpaid (the most recent "
+            "was due in %(month)s).",
+            n,
+        )
+    if bucket is Bucket.LATE_90_PLUS:
+        return ngettext(
+            "%(count)d payment paid 90 or more days late (the most recent was due in %(month)s).",
+            "%(count)d payments paid 90 or more days late (the most recent was due in %(month)s).",
+            n,
+        )
+    if bucket is Bucket.LATE_60_89:
+        return ngettext(
+            "%(count)d payment paid 60-89 days late (the most recent was due in %(month)s).",
+            "%(count)d payments paid 60-89 days late (the most recent was due in %(month)s).",
+            n,
+        )
+    if bucket is Bucket.LATE_30_59:
+        return ngettext(
+            "%(count)d payment paid 30-59 days late (the most recent was due in %(month)s).",
+            "%(count)d payments paid 30-59 days late (the most recent was due in %(month)s).",
+            n,
+        )
+    return ngettext(
+        "%(count)d payment 1-29 days late (the most recent was due in %(month)s).",
+        "%(count)d payments 1-29 days late (the most recent was due in %(month)s).",
+        n,
     )
 
 
@@ -452,26 +569,18 @@ def _losses(t: _Tally, pts: _Points) -> tuple[KeyFactor, ...]:
             continue
         n = sum(t.counts[bucket])
         latest = _month_words(t.latest_due[bucket])
-        if bucket is Bucket.MISSED:
-            text = (
-                f"{_plural(n, 'payment')} 30 or more days overdue and still unpaid "
-                f"(the most recent was due in {latest})."
-            )
-        else:
-            label = {
-                Bucket.LATE_90_PLUS: "paid 90 or more days late",
-                Bucket.LATE_60_89: "paid 60-89 days late",
-                Bucket.LATE_30_59: "paid 30-59 days late",
-                Bucket.LATE_1_29: "1-29 days late",
-            }[bucket]
-            text = f"{_plural(n, 'payment')} {label} (the most recent was due in {latest})."
+        text = _late_words(bucket, n) % {"count": n, "month": latest}
         found.append(KeyFactor(_LATE_CODES[bucket], text, lost))
     if ON_TIME_MAX - pts.on_time:
         found.append(
             KeyFactor(
                 "ON01",
-                f"{t.scored - t.on_time} of {t.scored} payments "
-                f"{'was' if t.scored - t.on_time == 1 else 'were'} not made by their due date.",
+                ngettext(
+                    "%(late)d of %(count)d payments was not made by their due date.",
+                    "%(late)d of %(count)d payments were not made by their due date.",
+                    t.scored - t.on_time,
+                )
+                % {"late": t.scored - t.on_time, "count": t.scored},
                 ON_TIME_MAX - pts.on_time,
             )
         )
@@ -479,8 +588,11 @@ def _losses(t: _Tally, pts: _Points) -> tuple[KeyFactor, ...]:
         found.append(
             KeyFactor(
                 "HS01",
-                f"Your payment history is short: {len(t.months)} months with payments on "
-                f"record (full points from {HISTORY_BANDS[0][0]}).",
+                gettext(
+                    "Your payment history is short: %(months)d months with payments on record "
+                    "(full points from %(full)d)."
+                )
+                % {"months": len(t.months), "full": HISTORY_BANDS[0][0]},
                 HISTORY_MAX - pts.history,
             )
         )
@@ -489,17 +601,26 @@ def _losses(t: _Tally, pts: _Points) -> tuple[KeyFactor, ...]:
         found.append(
             KeyFactor(
                 "AM01",
-                f"You paid {_dollars(t.paid_cents)} of the {_dollars(t.due_cents)} due "
-                f"({percent}%).",
+                gettext("You paid %(paid)s of the %(due)s due (%(percent)d%%).")
+                % {
+                    "paid": _dollars(t.paid_cents),
+                    "due": _dollars(t.due_cents),
+                    "percent": percent,
+                },
                 AMOUNT_MAX - pts.amount,
             )
         )
     if MIX_MAX - pts.mix:
-        kinds = ", ".join(KIND_WORDS[k] for k in sorted(t.kinds))
+        kinds = ", ".join(_kind_words(k) for k in sorted(t.kinds))
         found.append(
             KeyFactor(
                 "MX01",
-                f"Only {_plural(len(t.kinds), 'kind')} of payment on record ({kinds}).",
+                ngettext(
+                    "Only %(count)d kind of payment on record (%(kinds)s).",
+                    "Only %(count)d kinds of payment on record (%(kinds)s).",
+                    len(t.kinds),
+                )
+                % {"count": len(t.kinds), "kinds": kinds},
                 MIX_MAX - pts.mix,
             )
         )
@@ -566,8 +687,14 @@ def _improvements(
             owed = sum(p.amount_due_cents for p in overdue)
             found.append(
                 Improvement(
-                    f"Paying the {_plural(len(overdue), 'overdue payment')} "
-                    f"({_dollars(owed)}) in full now would add about {gain} points.",
+                    ngettext(
+                        "Paying the %(count)d overdue payment (%(amount)s) in full now would "
+                        "add about %(gain)d points.",
+                        "Paying the %(count)d overdue payments (%(amount)s) in full now would "
+                        "add about %(gain)d points.",
+                        len(overdue),
+                    )
+                    % {"count": len(overdue), "amount": _dollars(owed), "gain": gain},
                     gain,
                 )
             )
@@ -588,8 +715,14 @@ def _improvements(
             missing = sum(p.amount_due_cents - p.amount_paid_cents for p in short)
             found.append(
                 Improvement(
-                    f"Paying the remaining {_dollars(missing)} on "
-                    f"{_plural(len(short), 'partly paid bill')} would add about {gain} points.",
+                    ngettext(
+                        "Paying the remaining %(amount)s on %(count)d partly paid bill would "
+                        "add about %(gain)d points.",
+                        "Paying the remaining %(amount)s on %(count)d partly paid bills would "
+                        "add about %(gain)d points.",
+                        len(short),
+                    )
+                    % {"amount": _dollars(missing), "count": len(short), "gain": gain},
                     gain,
                 )
             )
@@ -611,34 +744,45 @@ def _improvements(
         horizons = {TIP_MONTHS, 6, 12}
         horizons.update(b - months for b, _ in HISTORY_BANDS if 0 < b - months <= 24)
         kinds = {p.kind for p in active}
-        what = KIND_WORDS[next(iter(kinds))] if len(kinds) == 1 else "payments"
-        first = (
-            f"Paying the {_plural(len(overdue), 'overdue payment')} now and then "
-            if overdue
-            else ""
-        )
+        what = _kind_words(next(iter(kinds))) if len(kinds) == 1 else gettext("payments")
         for horizon in sorted(horizons):
             gain = _future_gain(settled, as_of, active, horizon) - now
             if gain > 0:
-                text = f"{horizon} more months of on-time {what} would add about {gain} points."
-                if first:
-                    text = first + text[0].lower() + text[1:]
-                found.append(Improvement(text, gain))
+                values = {"months": horizon, "what": what, "gain": gain, "count": len(overdue)}
+                if overdue:
+                    text = ngettext(
+                        "Paying the %(count)d overdue payment now and then %(months)d more "
+                        "months of on-time %(what)s would add about %(gain)d points.",
+                        "Paying the %(count)d overdue payments now and then %(months)d more "
+                        "months of on-time %(what)s would add about %(gain)d points.",
+                        len(overdue),
+                    )
+                else:
+                    text = ngettext(
+                        "%(months)d more month of on-time %(what)s would add about %(gain)d "
+                        "points.",
+                        "%(months)d more months of on-time %(what)s would add about %(gain)d "
+                        "points.",
+                        horizon,
+                    )
+                found.append(Improvement(text % values, gain))
                 break
 
     have = len(t.kinds)
     if have < len(MIX_POINTS) - 1:
         gain = MIX_POINTS[have + 1] - MIX_POINTS[have]
         others = [
-            KIND_WORDS[k]
+            _kind_words(k)
             for k in ("rent", "utility", "energy", "lending_circle")
             if k not in t.kinds
         ]
         found.append(
             Improvement(
-                f"On-time payments of another kind on record (for example "
-                f"{' or '.join(others[:2])}) would add about {gain} points for the mix "
-                "of payments.",
+                gettext(
+                    "On-time payments of another kind on record (for example %(examples)s) "
+                    "would add about %(gain)d points for the mix of payments."
+                )
+                % {"examples": gettext(" or ").join(others[:2]), "gain": gain},
                 gain,
             )
         )

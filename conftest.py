@@ -59,6 +59,17 @@ def missing(what: str) -> None:
     pytest.skip(f"{what} not available")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """A deliberately slow password hash (PBKDF2, ~0.5 s here) is what protects production
+    passwords; in tests it only makes every user the factories create cost half a second.
+    Production keeps Django's default hashers (PBKDF2)."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 @pytest.fixture(scope="session")
 def test_broker_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("broker")
@@ -257,6 +268,72 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "en-US"}
+
+
+CSP_VIOLATIONS = pytest.StashKey[list]()
+# Chromium logs every violation to the console ("Refused to … because it violates the
+# following Content Security Policy directive …"); the init script also reports the
+# securitypolicyviolation event, in case a violation's console line ever changes.
+CSP_REPORTER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error("Content Security Policy violation: " + event.violatedDirective +
+                " blocked " + (event.blockedURI || "inline") + " at " + event.sourceFile +
+                ":" + event.lineNumber);
+});
+"""
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_csp_violation(request, monkeypatch):
+    """Every page a browser test opens is watched for Content-Security-Policy violations;
+    the test fails if one is logged (see pytest_runtest_call below)."""
+    if request.node.get_closest_marker("browser") is None:
+        yield
+        return
+    browser = request.getfixturevalue("browser")
+    seen: list[str] = []
+    request.node.stash[CSP_VIOLATIONS] = seen
+
+    def on_console(message) -> None:
+        if "Content Security Policy" in message.text:
+            seen.append(f"{message.location.get('url', '?')}: {message.text}")
+
+    def watched(target):
+        target.add_init_script(CSP_REPORTER)
+        target.on("console", on_console)
+        return target
+
+    # Test tooling (axe-core) is injected with page.add_script_tag(path=…), which adds an
+    # inline <script> that the policy rightly blocks. Run such sources through DevTools
+    # instead, which the page's policy does not govern, so the page keeps its real policy.
+    from playwright.sync_api import Page
+
+    add_script_tag = Page.add_script_tag
+
+    def add_script_tag_via_devtools(page, *, url=None, path=None, content=None, type=None):
+        if url is not None or type == "module":
+            return add_script_tag(page, url=url, path=path, content=content, type=type)
+        page.evaluate(Path(path).read_text() if path is not None else content)
+        return None
+
+    monkeypatch.setattr(Page, "add_script_tag", add_script_tag_via_devtools)
+    new_context, new_page = browser.new_context, browser.new_page
+    # pytest-playwright's `context` and `page` fixtures also open contexts this way.
+    monkeypatch.setattr(browser, "new_context", lambda *a, **kw: watched(new_context(*a, **kw)))
+    monkeypatch.setattr(browser, "new_page", lambda *a, **kw: watched(new_page(*a, **kw)))
+    yield
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    result = yield
+    violations = item.stash.get(CSP_VIOLATIONS, None)
+    if violations:
+        pytest.fail(
+            "the page broke its Content-Security-Policy:\n" + "\n".join(dict.fromkeys(violations)),
+            pytrace=False,
+        )
+    return result
 
 
 class RedisServer:

@@ -50,7 +50,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every throttle keys on REMOTE_ADDR, which behind a proxy must be rewritten.
+    "citychain.middleware.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # CSP and Permissions-Policy; before WhiteNoise so static files get them too.
+    "citychain.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -59,6 +63,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After sessions, auth and locale: a 429 page is rendered in the visitor's language.
+    "citychain.middleware.LoginThrottleMiddleware",
+    "citychain.middleware.ApiAuthFailureThrottleMiddleware",
 ]
 
 ROOT_URLCONF = "citychain.urls"
@@ -188,10 +195,21 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "citychain.api.exception_handler",
+    # DRF's throttles key on REMOTE_ADDR only (with None they would trust whatever
+    # X-Forwarded-For a client sends); ClientAddressMiddleware sets REMOTE_ADDR behind
+    # CITYCHAIN_TRUSTED_PROXIES proxies.
+    "NUM_PROXIES": 0,
     "DEFAULT_THROTTLE_RATES": {
         "identity-api": "120/minute",
-        # per client address; behind a proxy set NUM_PROXIES so voters are told apart
+        # per client address; behind a proxy set CITYCHAIN_TRUSTED_PROXIES so voters are
+        # told apart
         "voting-cast": os.environ.get("CITYCHAIN_VOTING_CAST_RATE", "60/minute"),
+        # per meter token: a meter sends a batch every 15 minutes, retries included
+        "energy-meter": "120/minute",
+        "energy-operator": "600/minute",
+        "credit-api": "120/minute",
+        # per client address: anyone may check a report's verification code
+        "credit-verify": "60/minute",
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -202,7 +220,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"RecordCategoryEnum": "identity.models.RecordCategory"},
+    "ENUM_NAME_OVERRIDES": {
+        "RecordCategoryEnum": "identity.models.RecordCategory",
+        # "kind" and "status" are also fields of energy and credit serializers; without a
+        # name of their own these get hashed names and check --deploy warns (W001).
+        "EncounterKindEnum": "identity.models.Encounter.Kind",
+        "ElectionStatusEnum": "voting.models.Election.Status",
+    },
+    # No validator badge: Swagger UI would load it from validator.swagger.io (a CDN).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Celery ------------------------------------------------------------------
@@ -242,6 +268,15 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "citychain.tasks.heartbeat", "schedule": 30.0},
     # Catches anything an on-commit request missed (broker down, debounced).
     "ledger-seal": {"task": "ledger.seal_pending", "schedule": 2.0, "options": {"expires": 10}},
+    # Clears every interval that has closed and not been cleared (idempotent; late
+    # intervals are re-cleared by the readings that make them late).
+    "energy-clear": {
+        "task": "energy.clear_due_intervals",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    # Expired report share links stop working on their own; this deletes them.
+    "credit-share-links-purge": {"task": "credit.share_links_purge", "schedule": 24 * 3600.0},
 }
 LEDGER_SEAL_BATCH = int(os.environ.get("CITYCHAIN_LEDGER_SEAL_BATCH", "10000"))
 # HUD HMIS export: the Continuum of Care code (e.g. "IL-510") and the HMIS implementation id.
@@ -259,6 +294,9 @@ CITYCHAIN_CITY_NAME = os.environ.get("CITYCHAIN_CITY_NAME", "City of Citychain")
 LEDGER_ORIGIN = os.environ.get("CITYCHAIN_LEDGER_ORIGIN", "citychain.example/ledger")
 
 # --- Security ----------------------------------------------------------------
+# How many proxies (load balancer, TLS terminator) append to X-Forwarded-For in front of
+# gunicorn; 0 when clients connect directly. See citychain.middleware and docs/security.md.
+CITYCHAIN_TRUSTED_PROXIES = int(os.environ.get("CITYCHAIN_TRUSTED_PROXIES", "0"))
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -266,11 +304,20 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if PRODUCTION:
     SECURE_SSL_REDIRECT = os.environ.get("CITYCHAIN_SSL_REDIRECT", "1") == "1"
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # A load balancer probes health over plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
     SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_HTTPONLY = True
+    LANGUAGE_COOKIE_SAMESITE = "Lax"
+    # __Host- cookies are refused by browsers unless Secure, for this host only and path /,
+    # so a sibling subdomain cannot plant a session or CSRF cookie.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
     CSRF_TRUSTED_ORIGINS = [f"https://{h.lstrip('.')}" for h in ALLOWED_HOSTS]
 
 # --- Logging: no personal data goes into logs (ids and pseudonyms only) -------

@@ -12,6 +12,7 @@ import stat
 
 import pytest
 import segno
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
@@ -376,7 +377,10 @@ def test_letters_show_each_credential_once_with_its_qr_code(official_client, rea
     for name in ("Ana García", "Ben Okafor", "Cy Li"):
         assert name in page
     assert "City election 2026" in page
-    assert "@media print" in page and "break-after: page" in page
+    # One letter a page: the print rules live in the officials' stylesheet.
+    assert "css/voting-official.css" in page
+    css = (settings.BASE_DIR / "static" / "css" / "voting-official.css").read_text()
+    assert "@media print" in css and "break-after: page" in css
     # The QR code is the voter portal's address with the credential.
     link = f"http://testserver/vote/{election.pk}/#c={codes.normalize(credentials[0])}"
     expected = segno.make(link, error="m", micro=False).svg_inline(scale=3, omitsize=True)
@@ -448,7 +452,7 @@ def test_a_refused_email_voids_the_credential_it_carried(official_client, ready,
 
     from ledger.models import Entry
 
-    election, mayor = ready
+    election, _mayor = ready
     services.roll_import_csv(election, "voter_id,name,email\nV4,Di Park,di@example.org\n")
 
     def refuse_di(self, messages):
@@ -475,8 +479,8 @@ def test_a_refused_email_voids_the_credential_it_carried(official_client, ready,
 
 @pytest.mark.django_db(transaction=True)  # sending happens after the commit
 def test_issue_credentials_by_email_from_the_command(ready, mailoutbox):
-    election, mayor = ready
-    out, err = _run(election.pk, "--email", "--base-url", "https://vote.example.org")
+    election, _mayor = ready
+    out, _err = _run(election.pk, "--email", "--base-url", "https://vote.example.org")
     assert "Emailed 1 credentials." in out and "2 voters have no email address" in out
     (message,) = mailoutbox
     (credential,) = CREDENTIAL.findall(message.body)

@@ -35,7 +35,7 @@ def say(message: str) -> None:
 
 def requirements(with_test: bool) -> list[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    reqs = list(project["dependencies"])
+    reqs = list(project["dependencies"]) + project["optional-dependencies"]["docs"]
     if with_test:
         reqs += project["optional-dependencies"]["test"]
     return reqs
@@ -74,10 +74,19 @@ def manage(*args: str) -> None:
     subprocess.run([str(PYTHON), str(ROOT / "manage.py"), *args], check=True, cwd=ROOT)
 
 
+def build_guides() -> None:
+    """The guides (mkdocs.yml) into var/docs-site/, which the app serves at /docs/."""
+    say("building the guides into var/docs-site/ (served at /docs/)")
+    built = subprocess.run([str(PYTHON), "-m", "mkdocs", "build", "--quiet"], cwd=ROOT)
+    if built.returncode != 0:
+        say("the guides did not build; the app runs without them (/docs/ says so)")
+
+
 def run() -> None:
     ensure_venv(with_test=False)
     manage("migrate", "--no-input", "-v", "0")
     manage("seed_demo")
+    build_guides()
     say("starting web server, Celery worker and beat (Ctrl-C stops all three)")
     honcho = str(BIN / "honcho")
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}

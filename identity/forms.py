@@ -139,6 +139,10 @@ class ConsentForm(forms.Form):
         ],
         initial=Consent.Status.GRANTED,
         widget=forms.RadioSelect,
+        help_text=_(
+            "Record what the resident actually said. A refusal is recorded too, with its "
+            "reason: your organization then cannot see the record."
+        ),
     )
     expires_on = _date_field(
         _("Expires on"),
@@ -156,6 +160,7 @@ class ConsentForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not allow_refusal:
             self.fields["status"].choices = self.fields["status"].choices[:2]
+            self.fields["status"].help_text = _("Record what the resident actually said.")
             del self.fields["reason"]
 
     def clean(self):
@@ -172,7 +177,11 @@ class ConsentForm(forms.Form):
 
 
 class EnrollForm(forms.Form):
-    legal_first_name = forms.CharField(label=_("Legal first name"), max_length=50)
+    legal_first_name = forms.CharField(
+        label=_("Legal first name"),
+        max_length=50,
+        help_text=_("As on an ID document, if the resident has one; otherwise as they say it."),
+    )
     legal_middle_name = forms.CharField(label=_("Legal middle name"), max_length=50, required=False)
     legal_last_name = forms.CharField(label=_("Legal last name"), max_length=50)
     name_suffix = forms.CharField(
@@ -191,7 +200,10 @@ class EnrollForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("One name per line: nicknames, former names. Search finds these too."),
     )
-    dob = _date_field(_("Date of birth"))
+    dob = _date_field(
+        _("Date of birth"),
+        help_text=_("Leave empty if the resident does not know it or does not want to say."),
+    )
     dob_data_quality = _int_choice(
         _("How sure is the date of birth?"),
         DataQuality.choices,
@@ -206,7 +218,10 @@ class EnrollForm(forms.Form):
         help_text=_("Optional. 9 digits, or at least the last 4 for a partial SSN."),
     )
     ssn_data_quality = _int_choice(
-        _("About the SSN"), DataQuality.choices, initial=DataQuality.NOT_COLLECTED
+        _("About the SSN"),
+        DataQuality.choices,
+        initial=DataQuality.NOT_COLLECTED,
+        help_text=_("Whether the number above is complete, partial, or why there is none."),
     )
     race = forms.MultipleChoiceField(
         label=_("Race and ethnicity"),
@@ -219,6 +234,10 @@ class EnrollForm(forms.Form):
         _("If none is ticked, why"),
         MISSING_CHOICES,
         required=False,
+        help_text=_(
+            "Only when nothing above is ticked: the resident does not know, "
+            "prefers not to answer, or was not asked."
+        ),
     )
     additional_race_ethnicity = forms.CharField(
         label=_("Additional race and ethnicity detail"),
@@ -233,7 +252,15 @@ class EnrollForm(forms.Form):
         required=False,
         help_text=_("Tick all that the resident names."),
     )
-    gender_none = _int_choice(_("If no gender is ticked, why"), MISSING_CHOICES, required=False)
+    gender_none = _int_choice(
+        _("If no gender is ticked, why"),
+        MISSING_CHOICES,
+        required=False,
+        help_text=_(
+            "Only when nothing above is ticked: the resident does not know, "
+            "prefers not to answer, or was not asked."
+        ),
+    )
     sex = _int_choice(_("Sex"), SEX_CHOICES, initial=99)
     veteran_status = _int_choice(
         _("Veteran"),
@@ -252,8 +279,13 @@ class EnrollForm(forms.Form):
         max_length=30,
         required=False,
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
+        help_text=_("Optional. A number where the resident can be reached. Stored encrypted."),
     )
-    email = forms.EmailField(label=_("Email"), required=False)
+    email = forms.EmailField(
+        label=_("Email"),
+        required=False,
+        help_text=_("Optional. Stored encrypted, and never put on the public ledger."),
+    )
     photo = forms.FileField(
         label=_("Photo"),
         required=False,
@@ -435,8 +467,14 @@ class CardReissueForm(forms.Form):
 
 
 class EncounterForm(forms.Form):
-    kind = forms.ChoiceField(label=_("Service"), choices=Encounter.Kind.choices)
-    date = _date_field(_("Date"), required=True)
+    kind = forms.ChoiceField(
+        label=_("Service"),
+        choices=Encounter.Kind.choices,
+        help_text=_("The kind of service your organization gave the resident."),
+    )
+    date = _date_field(
+        _("Date"), required=True, help_text=_("The day the service was given, not a future day.")
+    )
     notes = forms.CharField(
         label=_("Notes"),
         required=False,
@@ -462,6 +500,10 @@ class ReferralForm(forms.Form):
         required=False,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "Optional. What the other organization needs to know. It sees this note; do not "
+            "write medical details here."
+        ),
     )
 
     def __init__(self, *args, organization: Organization, **kwargs):

@@ -59,7 +59,11 @@ _RULE_FIELDS = (
 
 
 class ElectionForm(forms.Form):
-    title = forms.CharField(label=_("Title"), max_length=200)
+    title = forms.CharField(
+        label=_("Title"),
+        max_length=200,
+        help_text=_("Voters see it on the voting page, on their letter and with the results."),
+    )
     description = forms.CharField(
         label=_("Description"),
         required=False,
@@ -77,6 +81,9 @@ class ElectionForm(forms.Form):
         ],
         initial=RESULTS_AFTER_CLOSE,
         widget=forms.RadioSelect,
+        help_text=_(
+            "Officials can always see the count. This decides when voters and the public can."
+        ),
     )
     # Ranked-choice rules: RCTab's options with our defaults (docs/voting-tally.md).
     overvote = forms.ChoiceField(
@@ -96,6 +103,9 @@ class ElectionForm(forms.Form):
         label=_("A choice ranked twice"),
         choices=DUPLICATE_CHOICES,
         initial=_DEFAULT_RULES["duplicate"],
+        help_text=_(
+            "Electronic ballots cannot rank a choice twice; this matters for paper ballots."
+        ),
     )
     batch_elimination = forms.BooleanField(
         label=_("Batch elimination"),
@@ -114,6 +124,7 @@ class ElectionForm(forms.Form):
         label=_("How a tie is broken"),
         choices=TIEBREAK_CHOICES,
         initial=_DEFAULT_RULES["tiebreak"],
+        help_text=_("When two choices are tied for last place (or for the win) in a round."),
     )
     seed = forms.IntegerField(
         label=_("Seed for draws"),
@@ -124,6 +135,10 @@ class ElectionForm(forms.Form):
         label=_("Minimum votes to stay in the count"),
         min_value=0,
         initial=0,
+        help_text=_(
+            "Every choice with fewer votes is eliminated, and a winner needs at least this "
+            "many. 0 means no minimum."
+        ),
     )
 
     rule_fields = _RULE_FIELDS
@@ -155,8 +170,18 @@ class ElectionForm(forms.Form):
 
 
 class ContestForm(forms.Form):
-    title = forms.CharField(label=_("Contest title"), max_length=200)
-    method = forms.ChoiceField(label=_("Voting method"))
+    title = forms.CharField(
+        label=_("Contest title"),
+        max_length=200,
+        help_text=_("The office or question, as voters will read it on the ballot."),
+    )
+    method = forms.ChoiceField(
+        label=_("Voting method"),
+        help_text=_(
+            "Plurality: mark one. Approval: mark every choice you accept. Ranked choice: rank "
+            "the choices in order (instant runoff). Referendum: Yes or No."
+        ),
+    )
     seats = forms.IntegerField(
         label=_("How many choices a voter may mark or rank"),
         min_value=1,
@@ -180,7 +205,11 @@ class ContestForm(forms.Form):
 
 
 class ChoiceForm(forms.Form):
-    name = forms.CharField(label=_("Choice"), max_length=200)
+    name = forms.CharField(
+        label=_("Choice"),
+        max_length=200,
+        help_text=_("A candidate's name or an option, exactly as voters should read it."),
+    )
 
 
 class RollUploadForm(forms.Form):
@@ -209,6 +238,7 @@ class RollResidentsForm(forms.Form):
         label=_("Only residents with an active city ID card"),
         required=False,
         initial=True,
+        help_text=_("Leaves out residents whose card was lost or revoked and not replaced."),
     )
 
 
@@ -246,7 +276,12 @@ class CredentialsForm(forms.Form):
 
 
 class TieDecisionForm(forms.Form):
-    choice = forms.TypedChoiceField(label=_("Chosen by lot"), coerce=int, widget=forms.RadioSelect)
+    choice = forms.TypedChoiceField(
+        label=_("Chosen by lot"),
+        coerce=int,
+        widget=forms.RadioSelect,
+        help_text=_("Draw lots as the law says first, then record the choice the lot picked."),
+    )
 
     def __init__(self, *args, candidates: list[tuple[int, str]], **kwargs):
         super().__init__(*args, **kwargs)

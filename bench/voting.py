@@ -243,7 +243,7 @@ def main() -> None:
     logs = Path(ROOT / "var")
     gunicorn = start(
         [sys.executable, "-m", "gunicorn", "citychain.wsgi", "--workers", str(args.workers),
-         "--bind", f"127.0.0.1:{port}", "--access-logfile", "-"],
+         "--bind", f"127.0.0.1:{port}"],  # as in the Procfile: no access log
         env, logs / "bench-gunicorn.log",
     )  # fmt: skip
     worker = start(

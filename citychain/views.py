@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views import static
 from django.views.decorators.cache import never_cache
 
-from citychain import config, roles
+from citychain import api, config, roles
 from citychain.models import WorkerHeartbeat
 
 
@@ -171,6 +171,8 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 
 def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return api.refused_before_any_view(400)
     return render(request, "400.html", status=400)
 
 
@@ -180,6 +182,8 @@ def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
 
 
 def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return api.refused_before_any_view(404)
     return render(request, "404.html", status=404)
 
 

@@ -30,6 +30,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from citychain import roles
+from citychain.api import bad_request
 from credit import selectors, services
 from credit.serializers import (
     BatchErrorSerializer,
@@ -60,6 +61,9 @@ ERRORS = {
         ErrorSerializer, description="Too many requests; retry after `Retry-After` seconds."
     ),
 }
+NO_SUCH_PAGE = OpenApiResponse(
+    ErrorSerializer, description="No such page: `page` is past the last or not a whole number."
+)
 
 
 class PaymentNotFound(NotFound):
@@ -107,6 +111,8 @@ def _errors(exc: DjangoValidationError) -> dict:
 
 
 class PaymentListView(ReporterAPIView):
+    pagination_class = PaymentPagination
+
     @extend_schema(
         operation_id="credit_payments_list",
         summary="List your organization's payment records",
@@ -118,7 +124,12 @@ class PaymentListView(ReporterAPIView):
             OpenApiParameter("page", int),
             OpenApiParameter("page_size", int, description="At most 500."),
         ],
-        responses={200: PaymentSerializer(many=True), 400: ErrorSerializer, **ERRORS},
+        responses={
+            200: PaymentSerializer(many=True),
+            400: bad_request("PaymentQueryError", ErrorSerializer, "A filter is not valid."),
+            404: NO_SUCH_PAGE,
+            **ERRORS,
+        },
         tags=TAGS,
     )
     def get(self, request):
@@ -135,7 +146,7 @@ class PaymentListView(ReporterAPIView):
                 found = found.filter(due_date__gte=date.fromisoformat(since))
             except ValueError:
                 raise ApiValidationError({"since": [_("Use YYYY-MM-DD.")]}) from None
-        paginator = PaymentPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(found, request, view=self)
         return paginator.get_paginated_response(PaymentSerializer(page, many=True).data)
 
@@ -152,7 +163,11 @@ class PaymentListView(ReporterAPIView):
         responses={
             201: OpenApiResponse(BatchResponseSerializer, description="At least one new record."),
             200: OpenApiResponse(BatchResponseSerializer, description="All already recorded."),
-            400: OpenApiResponse(BatchErrorSerializer, description="Refused whole."),
+            400: bad_request(
+                "PaymentBatchError",
+                BatchErrorSerializer,
+                "Refused whole (per-row errors), or the request is not a batch.",
+            ),
             **ERRORS,
         },
         tags=TAGS,
@@ -241,7 +256,12 @@ class PaymentPaidView(OwnPaymentMixin, ReporterAPIView):
         operation_id="credit_payment_paid",
         summary="Record that an unpaid bill was paid",
         request=MarkPaidRequestSerializer,
-        responses={200: PaymentSerializer, 400: ErrorSerializer, 404: ErrorSerializer, **ERRORS},
+        responses={
+            200: PaymentSerializer,
+            400: bad_request("MarkPaidError", ErrorSerializer, "Not a valid payment of this bill."),
+            404: ErrorSerializer,
+            **ERRORS,
+        },
         tags=TAGS,
     )
     def post(self, request, public_id):
@@ -258,17 +278,19 @@ class PaymentPaidView(OwnPaymentMixin, ReporterAPIView):
 
 
 class DisputeListView(ReporterAPIView):
+    pagination_class = PaymentPagination
+
     @extend_schema(
         operation_id="credit_disputes_list",
         summary="Disputes about your organization's records",
         parameters=[OpenApiParameter("open", bool, description="Only open ones.")],
-        responses={200: DisputeSerializer(many=True), **ERRORS},
+        responses={200: DisputeSerializer(many=True), 404: NO_SUCH_PAGE, **ERRORS},
         tags=TAGS,
     )
     def get(self, request):
         open_only = request.query_params.get("open", "").lower() in ("1", "true", "yes")
         found = selectors.reporter_disputes(request.user.organization, open_only=open_only)
-        paginator = PaymentPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(found, request, view=self)
         return paginator.get_paginated_response(DisputeSerializer(page, many=True).data)
 
@@ -292,7 +314,13 @@ class ReportVerifyView(APIView):
             "`newer_exists` that the resident has issued a newer report since."
         ),
         request=VerifyRequestSerializer,
-        responses={200: VerifyResponseSerializer, 400: ErrorSerializer, 429: ERRORS[429]},
+        responses={
+            200: VerifyResponseSerializer,
+            400: bad_request(
+                "VerifyError", ErrorSerializer, "Nothing to verify, or a field is not valid."
+            ),
+            429: ERRORS[429],
+        },
         tags=TAGS,
         auth=[],
     )

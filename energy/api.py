@@ -30,6 +30,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from citychain.api import bad_request
 from energy import selectors, services
 from energy.models import Interval, Meter
 from energy.serializers import (
@@ -52,9 +53,11 @@ from energy.serializers import (
 
 DEFAULT_RATES = {"energy-meter": "120/minute", "energy-operator": "600/minute"}
 
-REJECTED = OpenApiResponse(
+REJECTED = bad_request(
+    "ReadingsBadRequest",
     ReadingsRejectedSerializer,
-    description="The batch was refused whole: per-row errors (0-based `row`), nothing stored.",
+    "The batch was refused whole: per-row errors (0-based `row`), nothing stored; or the "
+    "request is not a batch (field errors).",
 )
 THROTTLED = OpenApiResponse(
     EnergyErrorSerializer, description="Too many requests; retry after `Retry-After` seconds."
@@ -175,6 +178,10 @@ class MeterReadingsView(APIView):
             200: OpenApiResponse(IngestResultSerializer, description="Nothing new (a retry)."),
             400: REJECTED,
             401: OpenApiResponse(EnergyErrorSerializer, description="No token, or a wrong one."),
+            404: OpenApiResponse(
+                EnergyErrorSerializer,
+                description="Not a meter id (letters, digits, hyphens and underscores).",
+            ),
             429: THROTTLED,
         },
         tags=["energy"],
@@ -313,6 +320,8 @@ class IntervalPagination(PageNumberPagination):
 
 
 class IntervalListView(OperatorAPIView):
+    pagination_class = IntervalPagination
+
     @extend_schema(
         operation_id="energy_intervals",
         summary="Market intervals and their clearing totals",
@@ -321,7 +330,15 @@ class IntervalListView(OperatorAPIView):
             OpenApiParameter("start", OpenApiTypes.DATETIME, required=False),
             OpenApiParameter("end", OpenApiTypes.DATETIME, required=False),
         ],
-        responses={200: IntervalSerializer(many=True), **OPERATOR_ERRORS},
+        responses={
+            200: IntervalSerializer(many=True),
+            400: bad_request("IntervalQueryError", EnergyErrorSerializer, "A filter is not valid."),
+            404: OpenApiResponse(
+                EnergyErrorSerializer,
+                description="No such page: `page` is past the last or not a whole number.",
+            ),
+            **OPERATOR_ERRORS,
+        },
         tags=["energy"],
     )
     def get(self, request):
@@ -332,7 +349,7 @@ class IntervalListView(OperatorAPIView):
             intervals = intervals.filter(start__gte=query.validated_data["start"])
         if "end" in query.validated_data:
             intervals = intervals.filter(start__lt=query.validated_data["end"])
-        paginator = IntervalPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(intervals, request, view=self)
         return paginator.get_paginated_response(IntervalSerializer(page, many=True).data)
 
@@ -415,7 +432,7 @@ class MarketView(OperatorAPIView):
         request=MarketSettingsSerializer,
         responses={
             200: MarketSerializer,
-            400: OpenApiResponse(EnergyErrorSerializer, description="Field errors."),
+            400: bad_request("MarketSettingsError", EnergyErrorSerializer, "Field errors."),
             **OPERATOR_ERRORS,
         },
         tags=["energy"],

@@ -48,7 +48,10 @@ class LookupRequestSerializer(serializers.Serializer):
 class LookupErrorSerializer(serializers.Serializer):
     """400: what is wrong with the city ID (a mistyped character, a wrong length...)."""
 
-    city_id = serializers.ListField(child=serializers.CharField())
+    city_id = serializers.ListField(child=serializers.CharField(), required=False)
+    non_field_errors = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="The body is not an object."
+    )
 
 
 class ResidentLookupSerializer(serializers.Serializer):

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -28,6 +33,9 @@ ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="A parameter is not valid."),
     404: OpenApiResponse(ErrorSerializer, description="No such block or entry."),
 }
+NO_SUCH_PAGE = OpenApiResponse(
+    ErrorSerializer, description="No such page: `page` is past the last or not a whole number."
+)
 
 
 def _number(value: str | None, name: str, *, default: int | None = None) -> int:
@@ -64,6 +72,9 @@ class BlockPagination(PageNumberPagination):
     max_page_size = 500
 
 
+@extend_schema_view(
+    get=extend_schema(responses={200: BlockSerializer(many=True), 404: NO_SUCH_PAGE})
+)
 class BlockListView(generics.ListAPIView):
     """Blocks, newest first."""
 

@@ -170,7 +170,18 @@ class ElectionListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Election]:
         return published_elections().order_by("-created_at", "-id")
 
-    @extend_schema(operation_id="voting_elections_list", summary="Elections", tags=TAGS)
+    @extend_schema(
+        operation_id="voting_elections_list",
+        summary="Elections",
+        responses={
+            200: ElectionSerializer(many=True),
+            404: OpenApiResponse(
+                ErrorSerializer,
+                description="No such page: `page` is past the last or not a whole number.",
+            ),
+        },
+        tags=TAGS,
+    )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 

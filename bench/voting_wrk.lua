@@ -1,6 +1,9 @@
 -- wrk script for bench/voting.py: each request casts one ballot with the next unused
 -- credential. Bodies come one JSON per line from the file given as the first argument;
 -- wrk thread t of T sends lines t, t+T, t+2T, ... so no credential is sent twice.
+-- Each voter comes from an address of their own, as a load balancer in front of the city's
+-- servers reports it in X-Forwarded-For (the benchmark trusts one proxy), so the per-address
+-- throttle sees one cast per address, as it would in a real election.
 -- After the run, prints one JSON line the benchmark parses.
 
 local threads = {}
@@ -26,6 +29,8 @@ function request()
   if body == nil then
     body = bodies[1] -- out of credentials: a used one, answered 403 and counted as an error
   end
+  wrk.headers["X-Forwarded-For"] = string.format(
+    "10.%d.%d.%d", math.floor(nxt / 65536) % 256, math.floor(nxt / 256) % 256, nxt % 256)
   nxt = nxt + step
   return wrk.format(nil, nil, nil, body)
 end

@@ -207,8 +207,10 @@ def _bill(microgrid: Organization, now: datetime, zone: ZoneInfo, progress) -> N
         pays, days_early = rng.random() < PAID_SHARE, rng.randrange(0, 15)
         if bill.status == Bill.Status.PAID or bill.net_cents <= 0 or not pays:
             continue
-        paid_on = min(bill.due_date - timedelta(days=days_early), now.date())
-        services.bill_mark_paid(bill=bill, paid_on=max(paid_on, bill.issued_at.date()))
+        # "Today" where payments are dated (the city's time zone), not UTC's date: for
+        # hours each evening UTC is already tomorrow, and that would be a future payment.
+        paid_on = min(bill.due_date - timedelta(days=days_early), timezone.localdate(now))
+        services.bill_mark_paid(bill=bill, paid_on=max(paid_on, timezone.localdate(bill.issued_at)))
         paid += 1
     progress(f"  {len(bills)} bills for {previous:%B %Y}, {paid} newly marked paid")
 

@@ -118,6 +118,9 @@ if CONFIG.redis_url:
             "BACKEND": "citychain.cache.RedisCache",
             "LOCATION": CONFIG.redis_url,
             "KEY_PREFIX": "citychain",
+            # A Redis that hangs costs a request one second, not a worker: see
+            # citychain/cache.py, which answers as a miss while Redis is unreachable.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:

@@ -7,6 +7,7 @@ developer's machine, and fail instead when CITYCHAIN_REQUIRE_SERVICES=1 (CI).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -242,6 +243,43 @@ def celery_processes(tmp_path, test_broker_dir):
 @pytest.fixture
 def start_worker(celery_processes):
     return celery_processes.worker
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # `npm ci` at the repository root
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def assert_accessible(page, where: str = "") -> None:
+    """axe-core (from the npm registry) finds no WCAG 2.1 A/AA violation on the page.
+
+    Where axe-core is not installed the browser flows still run without this check; CI,
+    with CITYCHAIN_REQUIRE_SERVICES=1, fails instead.
+    """
+    if not AXE.exists():
+        if require_services():
+            missing(f"axe-core at {AXE} (npm ci at the repository root)")
+        return
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_AA
+    )
+    violations = [
+        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in found["violations"]
+    ]
+    where = where or page.url
+    if violations:
+        print(f"axe-core violations on {where}:\n{json.dumps(violations, indent=2)}")
+    assert violations == [], f"axe-core found WCAG 2.1 AA violations on {where}"
+    assert found["passes"], "axe-core ran no checks"
+
+
+@pytest.fixture
+def axe():
+    """assert_accessible, for browser tests; fails at once in CI when axe-core is missing."""
+    if not AXE.exists() and require_services():
+        missing(f"axe-core at {AXE} (npm ci at the repository root)")
+    return assert_accessible
 
 
 def wait_for(condition, *, timeout: float = 30, interval: float = 0.1, message: str = ""):

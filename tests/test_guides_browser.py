@@ -6,7 +6,6 @@ a guide shows a screenshot that no browser test writes."""
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 
 import pytest
@@ -15,7 +14,6 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from citychain import roles
-from conftest import missing, require_services
 from identity import services as identity
 from identity.models import Organization
 from ledger import services as ledger
@@ -25,34 +23,7 @@ from tests.identity.conftest import resident_data
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = django_settings.BASE_DIR / "docs" / "screenshots"
-AXE = django_settings.BASE_DIR / "node_modules" / "axe-core" / "axe.min.js"
-WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 PDF = b"%PDF-1.4\n% A birth certificate, scanned at the desk\n%%EOF\n"
-
-
-@pytest.fixture
-def axe():
-    """Fail on any WCAG 2.1 AA violation axe-core finds (skipped without axe-core, except CI)."""
-    if not AXE.exists() and require_services():
-        missing(f"axe-core at {AXE} (npm ci at the repository root)")
-
-    def check(page, where: str) -> None:
-        if not AXE.exists():
-            return
-        page.add_script_tag(path=str(AXE))
-        found = page.evaluate(
-            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_AA
-        )
-        violations = [
-            {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-            for v in found["violations"]
-        ]
-        if violations:
-            print(f"axe-core violations on {where}:\n{json.dumps(violations, indent=2)}")
-        assert violations == [], f"axe-core found WCAG 2.1 AA violations on {where}"
-        assert found["passes"], "axe-core ran no checks"
-
-    return check
 
 
 def screenshot(page, name: str, *, full_page: bool = True) -> None:

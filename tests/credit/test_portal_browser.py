@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from conftest import missing, require_services
+from conftest import assert_accessible as axe
 from credit import selectors, services
 from credit.models import CreditReport, PaymentRecord
 from identity import cityid
@@ -24,9 +24,7 @@ from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-AXE = settings.BASE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = settings.BASE_DIR / "docs" / "screenshots"
-WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 @pytest.fixture(autouse=True)
@@ -37,25 +35,6 @@ def private_cache(settings):
             "LOCATION": f"credit-browser-{time.monotonic_ns()}",
         }
     }
-
-
-def axe(page, where: str) -> None:
-    """axe-core finds no WCAG 2.1 A/AA violation (skipped where axe-core is not installed;
-    CI, with CITYCHAIN_REQUIRE_SERVICES=1, fails instead)."""
-    if not AXE.exists():
-        if require_services():
-            missing(f"axe-core at {AXE} (npm ci at the repository root)")
-        return
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_AA
-    )
-    violations = [
-        f"{v['id']}: {v['help']} at {[n['target'] for n in v['nodes']][:5]}"
-        for v in found["violations"]
-    ]
-    assert violations == [], f"axe-core violations on {where}: {violations}"
-    assert found["passes"], "axe-core ran no checks"
 
 
 def month_start(months_back: int) -> date:

@@ -4,7 +4,6 @@ dashboard and an interval's order book. axe-core checks every page for WCAG 2.1 
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 
@@ -12,7 +11,6 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from conftest import missing, require_services
 from energy import services, synthetic
 from energy.models import Member, Reading
 from tests.energy import test_portal as portal
@@ -21,9 +19,7 @@ from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-AXE = settings.BASE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = settings.BASE_DIR / "docs" / "screenshots"
-WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 UTC_SITE = synthetic.Site(timezone="UTC")  # the test microgrid keeps its days in UTC
 
 # The server tests' fixtures: a microgrid, four members, one cleared interval, an operator.
@@ -48,31 +44,6 @@ def june_days(grid, members, cleared):
             by_start.setdefault(r.start, None)
     for start in sorted(by_start):
         portal.clear(grid, start)
-
-
-@pytest.fixture
-def axe():
-    """Fail on any WCAG 2.1 AA violation axe-core finds (skipped without axe-core, except CI)."""
-    if not AXE.exists() and require_services():
-        missing(f"axe-core at {AXE} (npm ci at the repository root)")
-
-    def check(page, where: str) -> None:
-        if not AXE.exists():
-            return
-        page.add_script_tag(path=str(AXE))
-        found = page.evaluate(
-            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_AA
-        )
-        violations = [
-            {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-            for v in found["violations"]
-        ]
-        if violations:
-            print(f"axe-core violations on {where}:\n{json.dumps(violations, indent=2)}")
-        assert violations == [], f"axe-core found WCAG 2.1 AA violations on {where}"
-        assert found["passes"], "axe-core ran no checks"
-
-    return check
 
 
 def sign_in(page, live_server, username: str) -> None:

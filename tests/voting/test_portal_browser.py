@@ -3,7 +3,6 @@ voter page (enter, credential, ballot, review, receipt, track, results)."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 
@@ -11,16 +10,14 @@ import pytest
 from django.conf import settings as django_settings
 from playwright.sync_api import expect
 
-from conftest import missing, require_services
+from conftest import AXE, missing
 from voting import credentials as codes
 from voting import services
 from voting.models import Ballot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-AXE = django_settings.BASE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = django_settings.BASE_DIR / "docs" / "screenshots"
-WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 @pytest.fixture(autouse=True)
@@ -40,40 +37,6 @@ def test_axe_core_is_installed():
     """Without axe-core the checks below cannot run: a skip here, a failure in CI."""
     if not AXE.exists():
         missing(AXE_MISSING)
-
-
-@pytest.fixture
-def axe():
-    """Run axe-core (npm, node_modules/) on the page; fail on any WCAG 2.1 AA violation.
-
-    Where axe-core is missing the keyboard flows still run, without these checks; CI fails
-    instead (CITYCHAIN_REQUIRE_SERVICES=1), and test_axe_core_is_installed says why.
-    """
-    if not AXE.exists() and require_services():
-        missing(AXE_MISSING)
-
-    def check(page, where: str) -> None:
-        if not AXE.exists():
-            return
-        page.add_script_tag(path=str(AXE))
-        found = page.evaluate(
-            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_AA
-        )
-        violations = [
-            {
-                "id": v["id"],
-                "impact": v["impact"],
-                "help": v["help"],
-                "nodes": [n["target"] for n in v["nodes"]][:5],
-            }
-            for v in found["violations"]
-        ]
-        if violations:
-            print(f"axe-core violations on {where}:\n{json.dumps(violations, indent=2)}")
-        assert violations == [], f"axe-core found WCAG 2.1 AA violations on {where}"
-        assert found["passes"], "axe-core ran no checks"
-
-    return check
 
 
 @pytest.fixture

@@ -27,7 +27,9 @@ def sign_in(page, live_server, username):
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
 
-def test_enroll_past_a_duplicate_print_the_card_and_record_consent(live_server, page, caseworker):
+def test_enroll_past_a_duplicate_print_the_card_and_record_consent(
+    live_server, page, caseworker, axe
+):
     services.resident_enroll(
         acting_user=caseworker,
         data=resident_data(
@@ -38,6 +40,7 @@ def test_enroll_past_a_duplicate_print_the_card_and_record_consent(live_server, 
     sign_in(page, live_server, caseworker.username)
     page.get_by_role("link", name="Residents").click()
     page.get_by_role("link", name="Enroll a resident").click()
+    axe(page, "the enrollment form")
 
     page.get_by_label("Legal first name").fill("Rosalia")
     page.get_by_label("Legal last name").fill("Delgado")
@@ -54,6 +57,7 @@ def test_enroll_past_a_duplicate_print_the_card_and_record_consent(live_server, 
         page.get_by_role("heading", name="This person may already have a record")
     ).to_be_visible()
     expect(page.get_by_role("link", name="Rosa Delgado")).to_be_visible()
+    axe(page, "the possible-duplicate page")
     assert Resident.objects.count() == 1
     page.get_by_role("button", name="This is a different person — enroll").click()
 
@@ -64,6 +68,7 @@ def test_enroll_past_a_duplicate_print_the_card_and_record_consent(live_server, 
     expect(card).to_contain_text(shown)
     expect(card).to_contain_text("Lia Delgado")
     expect(card.locator("svg[role=img]")).to_be_visible()
+    axe(page, "the city ID card")
     box = card.bounding_box()
     assert 300 < box["width"] < 350  # 85.6 mm at 96 dpi is 323.5 px
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
@@ -74,6 +79,7 @@ def test_enroll_past_a_duplicate_print_the_card_and_record_consent(live_server, 
 
     page.get_by_role("link", name="Back to the record").click()
     page.get_by_role("link", name="Record a consent").click()
+    axe(page, "the consent form")
     page.get_by_label("Medical").check()
     page.get_by_label("Agreed out loud (verbal consent)").check()
     page.get_by_role("button", name="Record the answer").click()
@@ -82,7 +88,7 @@ def test_enroll_past_a_duplicate_print_the_card_and_record_consent(live_server, 
 
 
 def test_another_organization_finds_nothing_then_requests_access_with_the_card(
-    live_server, page, enroll, other_caseworker
+    live_server, page, enroll, other_caseworker, axe
 ):
     resident = enroll()
     shown = cityid.display(services.active_card(resident).city_id)
@@ -93,8 +99,10 @@ def test_another_organization_finds_nothing_then_requests_access_with_the_card(
     search.fill(shown)
     search.press("Enter")
     expect(page.get_by_text("No resident your organization may see matches.")).to_be_visible()
+    axe(page, "search with no result")
 
     page.get_by_role("link", name="Request access with a card").first.click()
+    axe(page, "the request-access form")
     page.get_by_label("City ID").fill(shown)
     page.get_by_label("Date of birth").fill("1980-05-17")
     page.get_by_role("button", name="Continue").click()
@@ -104,6 +112,7 @@ def test_another_organization_finds_nothing_then_requests_access_with_the_card(
     page.get_by_role("button", name="Record the answer").click()
 
     expect(page.get_by_role("heading", name="Annie García")).to_be_visible()
+    axe(page, "the resident's record")
     expect(page.get_by_text("•••-••-6789")).to_be_visible()
     page.get_by_role("button", name="Reveal SSN").click()
     expect(page.locator("#ssn-revealed")).to_have_text("123-45-6789")

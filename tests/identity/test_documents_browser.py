@@ -23,7 +23,7 @@ def staff_sign_in(page, live_server, username):
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
 
-def test_upload_then_verify_by_choosing_the_same_file(live_server, page, tmp_path, enroll):
+def test_upload_then_verify_by_choosing_the_same_file(live_server, page, tmp_path, enroll, axe):
     resident = enroll()
     lease = tmp_path / "lease.pdf"
     lease.write_bytes(PDF)
@@ -31,6 +31,7 @@ def test_upload_then_verify_by_choosing_the_same_file(live_server, page, tmp_pat
 
     staff_sign_in(page, live_server, "maria")
     page.goto(f"{live_server.url}{reverse('identity:document_upload', args=[resident.public_id])}")
+    axe(page, "the document upload form")
     page.get_by_label("File").set_input_files(lease)
     page.get_by_label("Kind of record").select_option(label="Housing")
     page.get_by_label("Title").fill("Lease agreement")
@@ -56,6 +57,7 @@ def test_upload_then_verify_by_choosing_the_same_file(live_server, page, tmp_pat
     expect(page.get_by_text("Attested by Harbor Light Shelter on")).to_be_visible()
     expect(page.get_by_text("sealing pending")).to_be_visible()
     expect(page.get_by_text("Lease agreement")).to_have_count(0)
+    axe(page, "a document's verification")
     [request] = posted
     assert request.headers["content-type"] == "application/x-www-form-urlencoded"
     body = request.post_data_buffer

@@ -151,6 +151,14 @@ def test_kiosk_sign_in_ends_a_staff_session(client, caseworker, enroll):
     assert client.get(HOME).status_code == 200
 
 
+def test_the_record_warns_before_the_idle_sign_out_instead_of_cutting_off(client, signed_in):
+    page = client.get(HOME).content.decode()
+    # No meta refresh (WCAG 2.2.1): kiosk.js warns a minute ahead, with a way to stay.
+    assert 'http-equiv="refresh"' not in page
+    assert f'data-idle-seconds="{IDLE_SECONDS + 5}"' in page
+    assert "Stay signed in" in page and "js/kiosk.js" in page
+
+
 def test_the_kiosk_signs_out_after_15_idle_minutes(client, signed_in):
     session = client.session
     session["kiosk_seen"] = int(time.time()) - IDLE_SECONDS - 1

@@ -36,7 +36,7 @@ def tab_to(page, name: str, limit: int = 60) -> None:
     raise AssertionError(f"no focusable element named {name!r}")
 
 
-def test_kiosk_sign_in_and_revoke_by_keyboard(live_server, page, enroll, other_caseworker):
+def test_kiosk_sign_in_and_revoke_by_keyboard(live_server, page, enroll, other_caseworker, axe):
     resident = enroll()
     services.consent_record(
         resident=resident,
@@ -57,6 +57,7 @@ def test_kiosk_sign_in_and_revoke_by_keyboard(live_server, page, enroll, other_c
     page.goto(f"{live_server.url}/identity/kiosk/")
     expect(page.get_by_role("heading", name="See your city record")).to_be_visible()
     expect(page.get_by_label("Your city ID")).to_be_focused()  # ready for a card scanner
+    axe(page, "the kiosk sign-in")
     page.keyboard.type(city_id)
     page.keyboard.press("Tab")
     expect(page.get_by_label("Your PIN")).to_be_focused()
@@ -67,6 +68,7 @@ def test_kiosk_sign_in_and_revoke_by_keyboard(live_server, page, enroll, other_c
     expect(page.get_by_text("Signed in: Annie García")).to_be_visible()
     expect(page.get_by_role("cell", name="Clinic visit summary")).to_be_visible()
     expect(page.get_by_role("button", name="Sign out").first).to_be_visible()
+    axe(page, "the resident's record at the kiosk")
 
     tab_to(page, "Stop sharing with Eastside Clinic")
     page.keyboard.press("Enter")
@@ -90,9 +92,10 @@ def test_kiosk_sign_in_and_revoke_by_keyboard(live_server, page, enroll, other_c
     expect(page.get_by_text("Signed in: Annie García")).to_have_count(0)
 
 
-def test_kiosk_in_spanish(live_server, page, enroll):
+def test_kiosk_in_spanish(live_server, page, enroll, axe):
     enroll()
     page.goto(f"{live_server.url}/identity/kiosk/")
     page.get_by_label("Language").select_option("es")
     page.get_by_role("button", name="Change language").click()
     expect(page.locator("html")).to_have_attribute("lang", "es")
+    axe(page, "the kiosk in Spanish")

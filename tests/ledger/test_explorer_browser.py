@@ -15,11 +15,13 @@ def seed_ledger():
     services.seal_all(batch_size=4)
 
 
-def test_proof_verifies_in_the_browser_by_keyboard(live_server, page):
+def test_proof_verifies_in_the_browser_by_keyboard(live_server, page, axe):
     seed_ledger()
     page.goto(f"{live_server.url}/ledger/")
+    axe(page, "the ledger explorer")
     page.get_by_role("link", name="2", exact=True).first.click()
     expect(page.get_by_role("heading", name="Block 2")).to_be_visible()
+    axe(page, "a block")
     page.get_by_role("link", name="9", exact=True).click()
     expect(page.get_by_role("heading", name="Entry 9")).to_be_visible()
     page.wait_for_load_state()  # the deferred script has attached its click handler
@@ -28,6 +30,7 @@ def test_proof_verifies_in_the_browser_by_keyboard(live_server, page):
     expect(page.locator("#verify-result")).to_have_text(
         "Verified in your browser: the proof leads to the signed root."
     )
+    axe(page, "an entry with its verified proof")
 
 
 def test_tampered_content_fails_in_the_browser(live_server, page):

@@ -8,6 +8,7 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -20,6 +21,16 @@ def exception_handler(exc, context):
     if response is None and isinstance(exc, ValueError):
         return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
     return response
+
+
+class RatesFromSettings:
+    """Mixed into a DRF throttle: its rate comes from REST_FRAMEWORK's DEFAULT_THROTTLE_RATES
+    when a request comes in. DRF copies that setting into the class when it is imported, so a
+    changed setting (or override_settings in a test) would otherwise be ignored."""
+
+    @property
+    def THROTTLE_RATES(self):  # the name DRF looks up
+        return api_settings.DEFAULT_THROTTLE_RATES
 
 
 def refused_before_any_view(status_code: int) -> JsonResponse:

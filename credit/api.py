@@ -25,12 +25,11 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from citychain import roles
-from citychain.api import bad_request
+from citychain.api import RatesFromSettings, bad_request
 from credit import selectors, services
 from credit.serializers import (
     BatchErrorSerializer,
@@ -47,8 +46,6 @@ from credit.serializers import (
 
 THROTTLE_SCOPE = "credit-api"
 VERIFY_THROTTLE_SCOPE = "credit-verify"
-# Used only if settings name no rate for a scope, so a missing setting never means a 500.
-DEFAULT_RATES = {THROTTLE_SCOPE: "120/minute", VERIFY_THROTTLE_SCOPE: "60/minute"}
 TAGS = ["credit"]
 
 ERRORS = {
@@ -70,12 +67,8 @@ class PaymentNotFound(NotFound):
     default_detail = _("Your organization has no payment record with this id.")
 
 
-class CreditThrottle(ScopedRateThrottle):
-    """ScopedRateThrottle that reads the rate when a request comes in (see identity.api)."""
-
-    @property
-    def THROTTLE_RATES(self):  # the name DRF looks up
-        return {**DEFAULT_RATES, **api_settings.DEFAULT_THROTTLE_RATES}
+class CreditThrottle(RatesFromSettings, ScopedRateThrottle):
+    """The reporters' API per account, the public verification per address."""
 
 
 class IsReporter(BasePermission):

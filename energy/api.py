@@ -13,7 +13,6 @@ bad row is refused whole (400) with per-row errors, and nothing is stored.
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,11 +25,10 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from citychain.api import bad_request
+from citychain.api import RatesFromSettings, bad_request
 from energy import selectors, services
 from energy.models import Interval, Meter
 from energy.serializers import (
@@ -50,8 +48,6 @@ from energy.serializers import (
     UploadSerializer,
     parse_rows,
 )
-
-DEFAULT_RATES = {"energy-meter": "120/minute", "energy-operator": "600/minute"}
 
 REJECTED = bad_request(
     "ReadingsBadRequest",
@@ -116,13 +112,8 @@ class IsMeter(BasePermission):
         return isinstance(request.auth, Meter)
 
 
-class _RateFromSettings(SimpleRateThrottle):
-    """Reads its rate from REST_FRAMEWORK's DEFAULT_THROTTLE_RATES when a request comes in
-    (so override_settings works), with a default when the setting has no entry."""
-
-    def get_rate(self):
-        rates = api_settings.DEFAULT_THROTTLE_RATES or {}
-        return rates.get(self.scope, DEFAULT_RATES[self.scope])
+class _RateFromSettings(RatesFromSettings, SimpleRateThrottle):
+    pass
 
 
 class MeterThrottle(_RateFromSettings):
@@ -392,10 +383,7 @@ class MeterTokenView(OperatorAPIView):
     )
     def post(self, request, meter_id: str):
         meter = get_object_or_404(Meter, meter_id=meter_id, member__microgrid=self.microgrid)
-        try:
-            token = services.meter_rotate_token(meter=meter, acting_user=request.user)
-        except ValidationError as exc:  # pragma: no cover - the service refuses nothing yet
-            raise exceptions.ValidationError({"detail": exc.messages}) from None
+        token = services.meter_rotate_token(meter=meter, acting_user=request.user)
         return Response(
             MeterTokenSerializer({"meter_id": meter.meter_id, "token": token}).data,
             status=status.HTTP_201_CREATED,

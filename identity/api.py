@@ -16,11 +16,11 @@ from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from citychain import roles
+from citychain.api import RatesFromSettings
 from identity import cityid, selectors, services
 from identity.models import AccessEvent, CityCard, Resident
 from identity.permissions import DESK_ROLES
@@ -71,16 +71,8 @@ class IsDeskStaff(BasePermission):
         return bool(roles.has_role(user, *DESK_ROLES) and user.organization_id is not None)
 
 
-class IdentityApiThrottle(ScopedRateThrottle):
-    """ScopedRateThrottle that reads the rate when a request comes in.
-
-    DRF copies DEFAULT_THROTTLE_RATES into the class when it is imported, so a changed
-    setting (or override_settings in a test) would otherwise be ignored.
-    """
-
-    @property
-    def THROTTLE_RATES(self):  # the name DRF looks up
-        return api_settings.DEFAULT_THROTTLE_RATES
+class IdentityApiThrottle(RatesFromSettings, ScopedRateThrottle):
+    """The identity API's rate per account (REST_FRAMEWORK's "identity-api")."""
 
 
 class IdentityAPIView(APIView):

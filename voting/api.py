@@ -35,10 +35,10 @@ from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from citychain.api import RatesFromSettings
 from ledger import selectors as ledger_selectors
 from ledger.models import Block
 from voting import credentials as codes
@@ -57,7 +57,6 @@ from voting.serializers import (
 
 THROTTLE_SCOPE = "voting-cast"
 # Used only if settings name no rate for the scope, so a missing setting never means a 500.
-DEFAULT_CAST_RATE = "60/minute"
 TAGS = ["voting"]
 
 NOT_FOUND = OpenApiResponse(
@@ -74,16 +73,8 @@ class ElectionNotFound(NotFound):
     default_detail = _("There is no published election with this id.")
 
 
-class VotingCastThrottle(ScopedRateThrottle):
-    """ScopedRateThrottle that reads the rate when a request comes in.
-
-    DRF copies DEFAULT_THROTTLE_RATES into the class when it is imported, so a changed
-    setting (or override_settings in a test) would otherwise be ignored.
-    """
-
-    @property
-    def THROTTLE_RATES(self):  # the name DRF looks up
-        return {THROTTLE_SCOPE: DEFAULT_CAST_RATE, **api_settings.DEFAULT_THROTTLE_RATES}
+class VotingCastThrottle(RatesFromSettings, ScopedRateThrottle):
+    """Casting attempts per client address (REST_FRAMEWORK's "voting-cast")."""
 
 
 class PublicVotingView(APIView):

@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -72,6 +73,16 @@ def record(kind: str, subject: str, data: dict[str, Any]) -> Entry:
     return entry
 
 
+def prepare(kind: str, subject: str, data: dict[str, Any]) -> Entry:
+    """A pending entry built and checked as record() would, but not saved.
+
+    For a caller that inserts it in a statement of its own, such as the ballot cast, which
+    writes the voter's mark, the ballot and its entry in one round trip to PostgreSQL. The
+    caller must call schedule_seal() once the insert is done.
+    """
+    return _build(kind, subject, data, timezone.now())
+
+
 def record_many(items: Iterable[tuple[str, str, dict[str, Any]]]) -> int:
     """Record many entries in one INSERT (bulk imports, benchmarks); returns how many."""
     at = timezone.now()
@@ -92,6 +103,13 @@ def schedule_seal() -> None:
     from ledger.tasks import seal_pending
 
     def maybe_enqueue() -> None:
+        # Asked through this cache less than a second ago: it would say no anyway, and
+        # asking costs a round trip to Redis on every ballot cast. (On the backend object,
+        # which is per thread and replaced when the cache settings change.)
+        backend, now = caches["default"], time.monotonic()
+        if now - getattr(backend, "_citychain_seal_asked_at", float("-inf")) < 1:
+            return
+        backend._citychain_seal_asked_at = now
         if cache.add(_SEAL_DEBOUNCE_KEY, 1, timeout=1):
             enqueue_on_commit(seal_pending)
 

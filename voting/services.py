@@ -25,7 +25,10 @@ import csv
 import dataclasses
 import hashlib
 import io
+import json
+import uuid
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from typing import Any
 
 from django.conf import settings
@@ -41,6 +44,7 @@ from citychain import crypto
 from identity.models import Resident, User
 from ledger import canonical
 from ledger import services as ledger
+from ledger.models import Entry
 from voting import credentials as codes
 from voting.models import Ballot, Choice, Contest, Election, Voter, rcv_rules_from_json
 
@@ -781,8 +785,109 @@ class TrackingCodeTaken(Exception):
     pass
 
 
-@transaction.atomic
 def _ballot_cast_once(election_id: int, credential: str, selections: Any) -> Ballot:
+    if connection.vendor == "postgresql":
+        ballot = _ballot_cast_in_one_statement(election_id, credential, selections)
+        if ballot is not None:
+            return ballot
+    return _ballot_cast_in_transaction(election_id, credential, selections)
+
+
+# Elections this process has seen open, by id. An open election's ballot is frozen and its
+# status only moves on (open, closed, certified), so what casting needs of it never goes
+# stale; whether it is still open is checked by the database on every cast.
+_seen_open: dict[int, Election] = {}
+
+
+def _seen_open_election(election_id: int) -> Election | None:
+    election = _seen_open.get(election_id)
+    if election is None:
+        election = Election.objects.filter(pk=election_id, status=Status.OPEN).first()
+        if election is None or not election.definition_sha256:
+            return None
+        _seen_open[election_id] = election
+    return election
+
+
+def _cast_sql() -> str:
+    e, v, en, b = (m._meta.db_table for m in (Election, Voter, Entry, Ballot))
+    return f"""
+        WITH election AS MATERIALIZED (
+            SELECT status FROM {e} WHERE id = %(election)s FOR KEY SHARE
+        ), voter AS (
+            UPDATE {v} SET has_voted = TRUE, credential_hash = NULL
+            WHERE election_id = %(election)s AND credential_hash = %(credential_hash)s
+              AND NOT has_voted AND EXISTS (SELECT 1 FROM election WHERE status = %(open)s)
+            RETURNING id
+        ), entry AS (
+            INSERT INTO {en} (kind, leaf_data, leaf_hash, recorded_at)
+            SELECT %(kind)s, %(leaf_data)s, %(leaf_hash)s, %(recorded_at)s FROM voter
+            RETURNING id
+        )
+        INSERT INTO {b} (id, election_id, tracking_code, selections, ledger_entry_id)
+        SELECT %(id)s, %(election)s, %(tracking_code)s, %(selections)s::jsonb, id FROM entry
+        RETURNING ledger_entry_id
+    """  # noqa: S608 (table names from the models; every value is a parameter)
+
+
+def _ballot_cast_in_one_statement(
+    election_id: int, credential: str, selections: Any
+) -> Ballot | None:
+    """The usual cast on PostgreSQL: one statement, so one round trip and atomic by itself.
+
+    It share-locks the election (a close waits for it, as in _open_for_casting) and writes
+    only if the election is open, marking the credential used exactly as
+    _ballot_cast_in_transaction does; the ballot and its ledger entry follow from that mark.
+    Returns None, having stored nothing, whenever the cast is not a plain success (an
+    election not open, a mistyped credential, an invalid ballot, a refused credential):
+    _ballot_cast_in_transaction then decides, and words the refusal, as it always has.
+    """
+    election = _seen_open_election(election_id)
+    if election is None:
+        return None
+    try:
+        credential_hash = codes.credential_hash(credential)
+        cleaned = ballot_validate(election, selections)
+    except (codes.CodeFormatError, ValidationError):
+        return None
+    tracking_code = codes.new_tracking_code()
+    entry = ledger.prepare(
+        "voting.ballot_cast",
+        election.ledger_subject or election_subject(election.pk),
+        {"election": election.pk, "tracking_code": tracking_code, "selections": cleaned},
+    )
+    ballot = Ballot(
+        id=uuid.uuid4(), election=election, tracking_code=tracking_code, selections=cleaned
+    )
+    params = {
+        "election": election.pk, "credential_hash": credential_hash, "open": Status.OPEN,
+        "kind": entry.kind, "leaf_data": entry.leaf_data, "leaf_hash": entry.leaf_hash,
+        "recorded_at": entry.recorded_at, "id": ballot.id, "tracking_code": tracking_code,
+        "selections": json.dumps(cleaned),
+    }  # fmt: skip
+    try:
+        # Inside a caller's transaction, a savepoint, so a taken tracking code can be retried.
+        savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
+        with savepoint, connection.cursor() as cursor:
+            cursor.execute(_cast_sql(), params)
+            row = cursor.fetchone()
+    except IntegrityError as exc:
+        if "tracking_code" in str(exc):
+            raise TrackingCodeTaken() from exc
+        raise
+    if row is None:
+        return None
+    entry.pk = row[0]
+    ballot.ledger_entry = entry
+    ballot._state.adding, ballot._state.db = False, connection.alias
+    entry._state.adding, entry._state.db = False, connection.alias
+    ledger.schedule_seal()
+    return ballot
+
+
+@transaction.atomic
+def _ballot_cast_in_transaction(election_id: int, credential: str, selections: Any) -> Ballot:
+    """The cast on any database, step by step in one transaction; every refusal is here."""
     election = _open_for_casting(election_id)
     try:
         credential_hash = codes.credential_hash(credential)

@@ -137,3 +137,58 @@ def test_closing_waits_for_casts_in_flight(election):
     assert ballot_entries.count() == len(cast_ok) == Ballot.objects.count()
     assert all(entry.id < status_entry.id for entry in ballot_entries)
     assert Voter.objects.filter(has_voted=True).count() == len(cast_ok)
+
+
+# --- the one-statement cast -------------------------------------------------------------
+
+
+def test_a_cast_is_one_statement_once_the_process_has_seen_the_election_open(election):
+    """Casting's round trips are its cost at scale (bench/voting.py): the voter's mark, the
+    ballot and its ledger entry go to PostgreSQL in one statement, atomic by itself."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first, second = [c for _v, c in services.credentials_issue(election)][:2]
+    mayor = election.contests.get()
+    selections = {str(mayor.pk): [mayor.choices.first().pk]}
+    services.ballot_cast(election_id=election.pk, credential=first, selections=selections)
+
+    with CaptureQueriesContext(connection) as queries:
+        ballot = services.ballot_cast(
+            election_id=election.pk, credential=second, selections=selections
+        )
+
+    assert len(queries) == 1, [q["sql"] for q in queries]
+    stored = Ballot.objects.select_related("ledger_entry").get(pk=ballot.pk)
+    assert stored.tracking_code == ballot.tracking_code
+    assert stored.selections == {str(mayor.pk): [mayor.choices.first().pk]}
+    assert stored.ledger_entry_id == ballot.ledger_entry_id
+    leaf = json.loads(bytes(stored.ledger_entry.leaf_data))
+    assert leaf["data"] == {
+        "election": election.pk,
+        "tracking_code": ballot.tracking_code,
+        "selections": stored.selections,
+    }
+    assert Voter.objects.filter(election=election, has_voted=True).count() == 2
+
+
+def test_an_election_closed_after_this_process_saw_it_open_refuses_and_stores_nothing(
+    election,
+):
+    first, second, third = [c for _v, c in services.credentials_issue(election)][:3]
+    mayor = election.contests.get()
+    selections = {str(mayor.pk): [mayor.choices.first().pk]}
+    services.ballot_cast(election_id=election.pk, credential=first, selections=selections)
+    services.election_close(election)
+
+    with pytest.raises(services.VotingClosed):
+        services.ballot_cast(election_id=election.pk, credential=second, selections=selections)
+
+    assert Ballot.objects.filter(election=election).count() == 1
+    assert Entry.objects.filter(kind="voting.ballot_cast").count() == 1
+    assert Voter.objects.filter(election=election, has_voted=True).count() == 1
+    # A used credential and a bad ballot are refused as before, whatever this process saw.
+    with pytest.raises(services.VotingClosed):
+        services.ballot_cast(election_id=election.pk, credential=first, selections=selections)
+    with pytest.raises(services.VotingClosed):
+        services.ballot_cast(election_id=election.pk, credential=third, selections={"0": [1]})

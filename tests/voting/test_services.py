@@ -723,6 +723,17 @@ def test_a_tracking_code_collision_draws_again_without_losing_or_doubling_anythi
     open_election, monkeypatch
 ):
     """50 random bits do collide in theory; the cast then rolls back whole and retries."""
+    _collide_once_then_cast(open_election, monkeypatch)
+
+
+def test_a_tracking_code_collision_inside_a_callers_transaction_is_retried_too(
+    open_election, monkeypatch
+):
+    """Within a transaction (as here) PostgreSQL's one-statement cast uses a savepoint."""
+    _collide_once_then_cast(open_election, monkeypatch)
+
+
+def _collide_once_then_cast(open_election, monkeypatch):
     from voting import credentials as codes
 
     election, mayor, *_ = open_election

@@ -259,19 +259,77 @@ def assert_accessible(page, where: str = "") -> None:
         if require_services():
             missing(f"axe-core at {AXE} (npm ci at the repository root)")
         return
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_AA
-    )
-    violations = [
-        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in found["violations"]
-    ]
+    violations = axe_violations(page)
     where = where or page.url
     if violations:
         print(f"axe-core violations on {where}:\n{json.dumps(violations, indent=2)}")
     assert violations == [], f"axe-core found WCAG 2.1 AA violations on {where}"
+
+
+def axe_violations(page, *, preload: bool = True) -> list[dict]:
+    """Run axe-core's WCAG 2.1 A/AA rules on the page: each violation's rule, what it
+    asks for, and (up to five of) the elements that break it.
+
+    preload=False: axe-core does not load the page's style sheets itself (for its
+    css-orientation-lock rule). It reads an @import by adding a <style> element, which a
+    strict Content-Security-Policy blocks and the browser tests then report as the page's
+    violation; Django's admin (forms.css) has one.
+    """
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        "([tags, preload]) => axe.run(document, {runOnly: {type: 'tag', values: tags}, preload})",
+        [WCAG_AA, preload],
+    )
     assert found["passes"], "axe-core ran no checks"
+    return [
+        {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in found["violations"]
+    ]
+
+
+# What the focused element is, and whether it shows a focus indicator (an outline or a
+# box-shadow: citychain.css draws both on :focus-visible).
+FOCUSED = """() => {
+  const e = document.activeElement;
+  const style = getComputedStyle(e);
+  const words = text => (text || '').trim().split(/\\s+/).join(' ');
+  return {
+    tag: e.tagName.toLowerCase(), id: e.id, type: e.type || '', value: e.value || '',
+    text: words(e.textContent),
+    label: words(e.labels && e.labels[0] ? e.labels[0].textContent : ''),
+    ring: (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0)
+      || (style.boxShadow !== '' && style.boxShadow !== 'none'),
+  };
+}"""
+
+
+def focused(page) -> dict:
+    return page.evaluate(FOCUSED)
+
+
+def tab_to(page, matches, what: str, *, back: bool = False, limit: int = 150) -> dict:
+    """Press Tab (Shift+Tab with back=True) until the focused element satisfies `matches`.
+    Each element on the way must show that it has the focus (WCAG 2.4.7)."""
+    key = "Shift+Tab" if back else "Tab"
+    for _ in range(limit):
+        page.keyboard.press(key)
+        element = focused(page)
+        if element["tag"] != "body":
+            assert element["ring"], f"no visible focus on {element} (on the way to {what})"
+        if matches(element):
+            return element
+    raise AssertionError(f"{key} never reached {what} on {page.url}")
+
+
+def tab_to_text(page, text: str, **kw) -> dict:
+    """To the link or button whose text is `text`."""
+    return tab_to(
+        page, lambda e: e["text"] == text and e["tag"] in ("a", "button"), repr(text), **kw
+    )
+
+
+def tab_to_field(page, field_id: str, **kw) -> dict:
+    return tab_to(page, lambda e: e["id"] == field_id, f"the field #{field_id}", **kw)
 
 
 @pytest.fixture

@@ -230,8 +230,10 @@ SPECTACULAR_SETTINGS = {
         "EncounterKindEnum": "identity.models.Encounter.Kind",
         "ElectionStatusEnum": "voting.models.Election.Status",
     },
-    # No validator badge: Swagger UI would load it from validator.swagger.io (a CDN).
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # No validator badge: Swagger UI would load it from validator.swagger.io (a CDN). No
+    # deep links: they put a link inside each operation's button (WCAG 4.1.2, axe-core's
+    # nested-interactive).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False, "validatorUrl": None},
 }
 
 # --- Celery ------------------------------------------------------------------

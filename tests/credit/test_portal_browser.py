@@ -1,6 +1,7 @@
 """Credit in a real browser: a reporter records payments; a resident signs in at the kiosk
 and sees the score and its factors; a report is printed and verified on the ledger; a
-tampered report fails verification. axe-core checks every page on the way."""
+tampered report fails verification. axe-core checks every page on the way. The reporter's
+and the resident's main flows are also walked with the keyboard only."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from conftest import assert_accessible as axe
+from conftest import focused, tab_to_field, tab_to_text
 from credit import selectors, services
 from credit.models import CreditReport, PaymentRecord
 from identity import cityid
@@ -277,3 +279,107 @@ def test_a_tampered_report_fails_verification(live_server, page, resident, landl
     page.get_by_role("button", name="Check").click()
     expect(page.get_by_role("heading", name=re.compile("^Not found"))).to_be_visible()
     axe(page, "an unknown report")
+
+
+PRINTED = "window.print = () => { document.documentElement.dataset.printed = '1'; };"
+
+
+def choose(page, value: str) -> None:
+    """Choose an option of the focused select with the arrow keys."""
+    page.keyboard.press("Home")
+    for _ in range(20):
+        if focused(page)["value"] == value:
+            return
+        page.keyboard.press("ArrowDown")
+    raise AssertionError(f"no option {value!r}")
+
+
+def test_a_reporter_records_a_payment_with_the_keyboard_only(live_server, page, reporter, resident):
+    """Tab, Enter, arrow keys and typing only, a visible focus at every stop."""
+    city_id = cityid.display(identity.active_card(resident).city_id)
+    due = month_start(0)
+    reference = f"LEASE-7-{due:%Y-%m}"
+    page.goto(f"{live_server.url}/accounts/login/")
+    username = focused(page)  # the field has autofocus
+    assert username["id"] == "id_username" and username["ring"], username
+    page.keyboard.type(reporter.username)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+    tab_to_text(page, "Payment records")
+    page.keyboard.press("Enter")
+    expect(
+        page.get_by_role("heading", name="Payment records of Riverside Housing Co-op")
+    ).to_be_visible()
+    tab_to_text(page, "Record a payment")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Record a payment")).to_be_visible()
+
+    tab_to_field(page, "id_city_id")
+    page.keyboard.type(city_id)
+    tab_to_field(page, "id_kind")
+    choose(page, "rent")
+    tab_to_field(page, "id_account_reference")
+    page.keyboard.type("LEASE-7")
+    tab_to_field(page, "id_reference")
+    page.keyboard.type(reference)
+    tab_to_field(page, "id_due_date")
+    page.keyboard.type(f"{due:%m%d%Y}")  # the date field's month, day and year, in turn
+    tab_to_field(page, "id_amount_due")
+    page.keyboard.type("900")
+    tab_to_field(page, "id_paid_on")
+    page.keyboard.type(f"{due:%m%d%Y}")
+    tab_to_field(page, "id_amount_paid")
+    page.keyboard.type("900.00")
+    tab_to_text(page, "Record the payment")
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_text(f"Payment {reference} recorded and attested")).to_be_visible()
+    expect(page.get_by_text("Paid on time", exact=True)).to_be_visible()
+    record = PaymentRecord.objects.get(reference=reference)
+    assert (record.kind, record.due_date, record.paid_on) == ("rent", due, due)
+    assert (record.amount_due_cents, record.amount_paid_cents) == (90_000, 90_000)
+    assert record.resident_id == resident.pk and record.ledger_entry is not None
+    assert str(record.public_id) in page.url
+
+
+def test_a_resident_opens_the_score_and_prints_a_report_with_the_keyboard_only(
+    live_server, page, resident, landlord
+):
+    """At the kiosk: sign in, open My credit, make a report and print it; Tab, Enter, Space
+    and typing only, a visible focus at every stop."""
+    history(resident, landlord)
+    result = selectors.resident_score(resident)
+    page.add_init_script(PRINTED)  # the print dialog, which a headless browser has not
+    page.goto(f"{live_server.url}/identity/kiosk/")
+    city_id = focused(page)  # the field has autofocus
+    assert city_id["id"] == "id_city_id" and city_id["ring"], city_id
+    page.keyboard.type(cityid.display(identity.active_card(resident).city_id))
+    page.keyboard.press("Tab")
+    assert focused(page)["id"] == "id_pin"
+    page.keyboard.type("2468")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Your record", exact=True)).to_be_visible()
+
+    tab_to_text(page, "My credit")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="My credit", exact=True)).to_be_visible()
+    expect(page.locator(".score-number")).to_contain_text(f"{result.score} out of 100")
+
+    assert not CreditReport.objects.filter(resident=resident).exists()
+    tab_to_text(page, "Make a printable report")
+    page.keyboard.press("Space")
+    expect(page.get_by_role("heading", name="Payment history report")).to_be_visible()
+    report = CreditReport.objects.get(resident=resident)
+    assert str(report.public_id) in page.url
+    assert json.loads(report.content)["score"]["value"] == result.score
+
+    tab_to_text(page, "Print the report")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.documentElement.dataset.printed === '1'")
+    # And back to My credit, where the report is listed.
+    tab_to_text(page, "Back to my credit")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("link", name=re.compile("^Report of "))).to_be_visible()

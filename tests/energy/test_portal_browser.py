@@ -1,6 +1,7 @@
 """The energy portal in a real browser: a member signs in, reads the dashboard's charts,
 uploads a Green Button file and sets price preferences; the operator reads the community
-dashboard and an interval's order book. axe-core checks every page for WCAG 2.1 AA."""
+dashboard and an interval's order book. axe-core checks every page for WCAG 2.1 AA. A
+member also goes through the main flow with the keyboard only."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
+from conftest import focused, tab_to_field, tab_to_text
 from energy import services, synthetic
-from energy.models import Member, Reading
+from energy.models import Bill, MarketMode, Member, Order, Reading
+from energy.views import money
 from tests.energy import test_portal as portal
 from tests.energy.test_portal import DATA, JUNE
 from tests.factories import PASSWORD
@@ -146,3 +149,88 @@ def test_the_operator_reads_the_community_and_an_interval(
     page.get_by_role("button", name="Save the clearing mode").click()
     expect(page.get_by_text("The clearing mode is saved.", exact=False)).to_be_visible()
     expect(page.get_by_text("Now: Double auction on standing limit prices")).to_be_visible()
+
+
+PRINTED = "window.print = () => { document.documentElement.dataset.printed = '1'; };"
+
+
+def test_a_member_uses_the_portal_with_the_keyboard_only(live_server, page, grid, members, cleared):
+    """Sign in, set price preferences, place an order by hand, read and print the bill: Tab,
+    Shift+Tab, Enter, Space, arrow keys and typing only, a visible focus at every stop."""
+    services.market_settings_set(microgrid=grid, mode=MarketMode.DOUBLE_AUCTION)
+    services.bills_make_month(microgrid=grid, year=2026, month=6)
+    bill = Bill.objects.get(member=members["cal"])
+    page.add_init_script(PRINTED)  # the print dialog, which a headless browser has not
+    page.goto(f"{live_server.url}/accounts/login/")
+
+    username = focused(page)  # the field has autofocus
+    assert username["id"] == "id_username" and username["ring"], username
+    page.keyboard.type("cal")
+    page.keyboard.press("Tab")
+    assert focused(page)["id"] == "id_password"
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+    tab_to_text(page, "My energy")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="My energy", level=1)).to_be_visible()
+
+    # Price preferences.
+    tab_to_text(page, "Price preferences")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Price preferences")).to_be_visible()
+    tab_to_field(page, "id_min_sell")
+    page.keyboard.type("9.5")
+    page.keyboard.press("Tab")
+    assert focused(page)["id"] == "id_max_buy"
+    page.keyboard.type("18")
+    tab_to_text(page, "Save my preferences")
+    page.keyboard.press("Space")
+    expect(page.get_by_text("Your price preferences are saved.")).to_be_visible()
+    member = Member.objects.get(pk=members["cal"].pk)
+    assert (member.min_sell, member.max_buy) == (9_500, 18_000)
+
+    # An order by hand, for the next interval.
+    tab_to_text(page, "Place an order by hand")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Orders placed by hand")).to_be_visible()
+    tab_to_field(page, "id_interval_start")
+    page.keyboard.press("ArrowDown")
+    interval_start = focused(page)["value"]
+    page.keyboard.press("Tab")
+    assert focused(page)["label"] == "Buy energy"
+    page.keyboard.press("Space")
+    expect(page.get_by_role("radio", name="Buy energy")).to_be_checked()
+    tab_to_field(page, "id_kwh")
+    page.keyboard.type("1.5")
+    page.keyboard.press("Tab")
+    assert focused(page)["id"] == "id_limit"
+    page.keyboard.type("12")
+    tab_to_text(page, "Place the order")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text(re.compile(r"^Your order for .+ is placed\.$"))).to_be_visible()
+    order = Order.objects.get(member=member, source="manual")
+    assert (order.side, order.wh, order.limit_price, order.source) == (
+        "buy",
+        1_500,
+        12_000,
+        "manual",
+    )
+    assert order.interval.start.isoformat() == interval_start
+    expect(page.get_by_role("button", name=re.compile("^Cancel the order for"))).to_be_visible()
+
+    # Back up the page to the dashboard, then the bill.
+    tab_to_text(page, "← My energy", back=True)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="My energy", level=1)).to_be_visible()
+    tab_to_text(page, "June 2026")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Energy bill, June 2026")).to_be_visible()
+    assert str(bill.public_id) in page.url
+    total = page.locator("tr.energy-total")
+    expect(total).to_contain_text("Net amount: you owe")
+    expect(total).to_contain_text(money(bill.net_cents))
+    tab_to_text(page, "Print this bill")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.documentElement.dataset.printed === '1'")

@@ -3,7 +3,7 @@
     python bench/mixed.py [--seconds 300] [--caseworkers 12] [--voters 12] [--meters 8]
                           [--readers 6] [--think 0.2] [--desk-think 1.0]
 
-Starts gunicorn (4 sync workers, as in the Procfile), two Celery workers and beat against a
+Starts gunicorn (4 workers of 2 threads, as in the Procfile), two Celery workers and beat against a
 throwaway PostgreSQL database and Redis, then runs four kinds of client threads for
 --seconds, each in a closed loop with --think seconds between its requests (--desk-think
 for caseworkers, each with their own account):
@@ -302,6 +302,8 @@ def main() -> None:
                 "citychain.wsgi",
                 "--workers",
                 "4",
+                "--threads",
+                "2",
                 "--bind",
                 f"127.0.0.1:{port}",
             ],

@@ -1,6 +1,7 @@
 """Voting benchmark: ballots cast over HTTP by concurrent clients, sealing lag, tallying.
 
-    python bench/voting.py [--voters 20000] [--clients 50] [--workers 4] [--load wrk|python]
+    python bench/voting.py [--voters 20000] [--clients 50] [--workers 4] [--threads 2]
+                           [--pause MS] [--load wrk|python]
 
 Starts gunicorn (and one Celery worker for sealing) against a throwaway PostgreSQL
 database and Redis, casts ballots through POST /api/voting/elections/<id>/ballots/ from
@@ -181,23 +182,27 @@ def load_at_rate(port: int, path: str, bodies: list, clients: int, rate: int, se
     )
 
 
-def load_with_wrk(port: int, path: str, bodies: list, clients: int, seconds: int, logs: Path):
-    """`clients` connections from wrk for `seconds`, each request a new credential."""
+def load_with_wrk(
+    port: int, path: str, bodies: list, clients: int, seconds: int, logs: Path, pause_ms: int = 0
+):
+    """`clients` connections from wrk for `seconds`, each request a new credential; with
+    `pause_ms`, each connection pauses about that long between its ballots."""
     lines = logs / "bench-voting-bodies.jsonl"
     lines.write_text("".join(json.dumps(b, separators=(",", ":")) + "\n" for b in bodies))
     threads = 2
     result = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s",
          "-s", str(ROOT / "bench" / "voting_wrk.lua"), f"http://127.0.0.1:{port}{path}",
-         "--", str(lines), str(threads)],
+         "--", str(lines), str(threads), str(pause_ms)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     rate = figures["requests"] / (figures["duration_us"] / 1e6)
     errors = sum(figures[k] for k in ("connect", "read", "write", "status", "timeout"))
+    how = f", each pausing about {pause_ms} ms between ballots" if pause_ms else ""
     print(
         f"cast {figures['requests']:,} ballots in {figures['duration_us'] / 1e6:.1f}s with "
-        f"{clients} wrk connections: {rate:,.0f} ballots/s (target >= 300)"
+        f"{clients} wrk connections{how}: {rate:,.0f} ballots/s (target >= 300)"
     )
     print(
         f"latency: p50 {figures['p50_us'] / 1000:.0f} ms, p95 {figures['p95_us'] / 1000:.0f} ms, "
@@ -220,11 +225,20 @@ def main() -> None:
     parser.add_argument("--voters", type=int, default=20000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument(
+        "--threads", type=int, default=2,
+        help="threads per gunicorn worker (as in the Procfile; 1: sync workers, no keep-alive)",
+    )  # fmt: skip
     parser.add_argument("--database-url", default=None)
     parser.add_argument(
         "--load", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python"
     )
     parser.add_argument("--seconds", type=int, default=20, help="length of a run")
+    parser.add_argument(
+        "--pause", type=int, default=0,
+        help="with wrk: each client pauses about this many ms between ballots (a voter who "
+        "casts, then another at the same client), instead of sending the next at once",
+    )  # fmt: skip
     parser.add_argument(
         "--rate",
         type=int,
@@ -255,7 +269,7 @@ def main() -> None:
     logs = Path(ROOT / "var")
     gunicorn = start(
         [sys.executable, "-m", "gunicorn", "citychain.wsgi", "--workers", str(args.workers),
-         "--bind", f"127.0.0.1:{port}"],  # as in the Procfile: no access log
+         "--threads", str(args.threads), "--bind", f"127.0.0.1:{port}"],  # no access log
         env, logs / "bench-gunicorn.log",
     )  # fmt: skip
     worker = start(
@@ -295,7 +309,7 @@ def main() -> None:
         if args.rate:
             load_at_rate(port, path, bodies, args.clients, args.rate, args.seconds)
         elif args.load == "wrk":
-            load_with_wrk(port, path, bodies, args.clients, args.seconds, logs)
+            load_with_wrk(port, path, bodies, args.clients, args.seconds, logs, args.pause)
         else:
             load_with_threads(port, path, bodies, args.clients, args.workers)
         cast = election.ballots.count()

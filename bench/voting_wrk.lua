@@ -4,6 +4,10 @@
 -- Each voter comes from an address of their own, as a load balancer in front of the city's
 -- servers reports it in X-Forwarded-For (the benchmark trusts one proxy), so the per-address
 -- throttle sees one cast per address, as it would in a real election.
+-- An optional third argument is a voter's pause between ballots in milliseconds (drawn
+-- uniformly from half to one and a half times it, so connections do not fall into step):
+-- each connection is then a client that casts, pauses and casts again, which offers about
+-- connections / (pause + latency) ballots a second instead of as many as the server takes.
 -- After the run, prints one JSON line the benchmark parses.
 
 local threads = {}
@@ -19,6 +23,8 @@ function init(args)
     bodies[#bodies + 1] = line
   end
   step = tonumber(args[2])
+  pause = tonumber(args[3] or "0")
+  math.randomseed(tid + 1)
   nxt = tid + 1
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
@@ -33,6 +39,13 @@ function request()
     "10.%d.%d.%d", math.floor(nxt / 65536) % 256, math.floor(nxt / 256) % 256, nxt % 256)
   nxt = nxt + step
   return wrk.format(nil, nil, nil, body)
+end
+
+function delay()
+  if pause <= 0 then
+    return 0
+  end
+  return math.floor(pause * (0.5 + math.random()))
 end
 
 function done(summary, latency, requests)

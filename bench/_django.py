@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import time
 from contextlib import contextmanager
@@ -105,3 +108,66 @@ def cpu_report(before: dict[str, float], after: dict[str, float], per: int, what
         f"{busy - sum(used.values()):.1f} of them in processes that came and went); "
         + ", ".join(parts)
     )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+@contextmanager
+def servers(env: dict, name: str, *, workers: int = 4, threads: int = 2, celery_workers: int = 1):
+    """gunicorn (as in the Procfile: 4 workers of 2 threads, no access log), Celery workers
+    and one beat, logging to var/bench-<name>-*.log; yields the web port once every process
+    is up, and stops them all on the way out."""
+    logs = ROOT / "var"
+    port = free_port()
+    python = [sys.executable, "-m"]
+    processes = [
+        start(
+            [*python, "gunicorn", "citychain.wsgi", "--workers", str(workers),
+             "--threads", str(threads), "--bind", f"127.0.0.1:{port}"],
+            env, logs / f"bench-{name}-gunicorn.log",
+        )
+    ]  # fmt: skip
+    for n in range(1, celery_workers + 1):
+        processes.append(
+            start(
+                [*python, "celery", "-A", "citychain", "worker", "--concurrency", "1",
+                 "--hostname", f"bench{n}@%h", "--loglevel", "WARNING", "--without-gossip",
+                 "--without-mingle"],
+                env, logs / f"bench-{name}-worker{n}.log",
+            )
+        )  # fmt: skip
+    processes.append(
+        start(
+            [*python, "celery", "-A", "citychain", "beat", "--loglevel", "WARNING",
+             "--schedule", str(logs / f"bench-{name}-beat-schedule")],
+            env, logs / f"bench-{name}-beat.log",
+        )
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=2).request("GET", "/healthz/")
+                break
+            except OSError:
+                time.sleep(0.3)
+        # One web worker answers /healthz/ while the others, the Celery workers and beat may
+        # still be importing Django: let them finish, or their start-up counts as load.
+        time.sleep(8)
+        yield port
+    finally:
+        for proc in processes:
+            os.killpg(proc.pid, 15)
+        for proc in processes:
+            proc.wait(timeout=30)

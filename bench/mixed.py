@@ -36,8 +36,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._django import ROOT, cpu_report, cpu_seconds_by_role, percentile, setup, timer
-from bench.voting import REDIS_URL, free_port, start, voter_address
+from bench._django import cpu_report, cpu_seconds_by_role, percentile, servers, setup, timer
+from bench.voting import REDIS_URL, voter_address
 
 Q = timedelta(minutes=15)
 
@@ -284,7 +284,6 @@ def main() -> None:
     print(f"prepared in {prepared['seconds']:.0f}s: 200 residents, {len(data.meters)} meters, "
           f"{len(data.ballots):,} voters")  # fmt: skip
 
-    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -292,76 +291,8 @@ def main() -> None:
         "CITYCHAIN_DEBUG": "0",
         "CITYCHAIN_TRUSTED_PROXIES": "1",
     }
-    logs = Path(ROOT / "var")
-    processes = [
-        start(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "citychain.wsgi",
-                "--workers",
-                "4",
-                "--threads",
-                "2",
-                "--bind",
-                f"127.0.0.1:{port}",
-            ],
-            env,
-            logs / "bench-mixed-gunicorn.log",
-        )
-    ]
-    for n in (1, 2):
-        processes.append(
-            start(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "citychain",
-                    "worker",
-                    "--concurrency",
-                    "1",
-                    "--hostname",
-                    f"bench{n}@%h",
-                    "--loglevel",
-                    "WARNING",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-                env,
-                logs / f"bench-mixed-worker{n}.log",
-            )
-        )
-    processes.append(
-        start(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "citychain",
-                "beat",
-                "--loglevel",
-                "WARNING",
-                "--schedule",
-                str(logs / "bench-mixed-beat-schedule"),
-            ],
-            env,
-            logs / "bench-mixed-beat.log",
-        )
-    )
     recorder = Recorder()
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                http.client.HTTPConnection("127.0.0.1", port, timeout=2).request("GET", "/healthz/")
-                break
-            except OSError:
-                time.sleep(0.3)
-        time.sleep(8)  # every process done importing before CPU is counted
+    with servers(env, "mixed", celery_workers=2) as port:
         cpu_before = cpu_seconds_by_role()
         elapsed = run_load(port, data, args, recorder)
         total = sum(len(v) for v in recorder.latencies.values())
@@ -391,11 +322,6 @@ def main() -> None:
         left = Entry.objects.filter(leaf_index__isnull=True).count()
         print(f"every ledger entry sealed {lag['seconds']:.1f}s after the load ended "
               f"(target < 10 s); {left} still pending")  # fmt: skip
-    finally:
-        for proc in processes:
-            os.killpg(proc.pid, 15)
-        for proc in processes:
-            proc.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ import os
 import queue
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -35,15 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._django import ROOT, cpu_report, cpu_seconds_by_role, setup, summary, timer
+from bench._django import ROOT, cpu_report, cpu_seconds_by_role, servers, setup, summary, timer
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(voters: int):
@@ -213,13 +206,6 @@ def load_with_wrk(
         print(f"  ran out of credentials after {len(bodies):,}: raise --voters")
 
 
-def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--voters", type=int, default=20000)
@@ -256,7 +242,6 @@ def main() -> None:
     election, mayor, budget, mayor_choices, budget_choices, credentials = prepare(args.voters)
     print(f"election {election.pk}: {len(credentials):,} voters with credentials")
 
-    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -267,32 +252,7 @@ def main() -> None:
         "CITYCHAIN_TRUSTED_PROXIES": "1",
     }
     logs = Path(ROOT / "var")
-    gunicorn = start(
-        [sys.executable, "-m", "gunicorn", "citychain.wsgi", "--workers", str(args.workers),
-         "--threads", str(args.threads), "--bind", f"127.0.0.1:{port}"],  # no access log
-        env, logs / "bench-gunicorn.log",
-    )  # fmt: skip
-    worker = start(
-        [sys.executable, "-m", "celery", "-A", "citychain", "worker", "--concurrency", "1",
-         "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
-        env, logs / "bench-worker.log",
-    )  # fmt: skip
-    beat = start(
-        [sys.executable, "-m", "celery", "-A", "citychain", "beat", "--loglevel", "WARNING",
-         "--schedule", str(logs / "bench-beat-schedule")],
-        env, logs / "bench-beat.log",
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                http.client.HTTPConnection("127.0.0.1", port, timeout=2).request("GET", "/healthz/")
-                break
-            except OSError:
-                time.sleep(0.3)
-        # One worker answers /healthz/ while the others, the Celery worker and beat may
-        # still be importing Django: let them finish, or their start-up counts as load.
-        time.sleep(8)
+    with servers(env, "voting", workers=args.workers, threads=args.threads) as port:
         rng = random.Random(1)
         bodies = []
         for credential in credentials:
@@ -323,11 +283,6 @@ def main() -> None:
             while pending.exists() and time.monotonic() < deadline:
                 time.sleep(0.2)
         print(f"every ballot sealed {lag['seconds']:.1f}s after the load ended (target <= 10 s)")
-    finally:
-        for proc in (gunicorn, worker, beat):
-            os.killpg(proc.pid, 15)
-        for proc in (gunicorn, worker, beat):
-            proc.wait(timeout=30)
 
     from voting import tally
 

@@ -67,7 +67,7 @@ def record(kind: str, subject: str, data: dict[str, Any]) -> Entry:
     Raises LedgerError (or canonical.LedgerDataError, also a ValueError) for an
     unregistered kind, a bad subject, or data that is not plain JSON without floats.
     """
-    entry = _build(kind, subject, data, timezone.now())
+    entry = prepare(kind, subject, data)
     entry.save(force_insert=True)
     schedule_seal()
     return entry

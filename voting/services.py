@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -809,6 +810,7 @@ def _seen_open_election(election_id: int) -> Election | None:
     return election
 
 
+@functools.cache
 def _cast_sql() -> str:
     e, v, en, b = (m._meta.db_table for m in (Election, Voter, Entry, Ballot))
     return f"""

@@ -6,6 +6,7 @@ developer's machine, and fail instead when CITYCHAIN_REQUIRE_SERVICES=1 (CI).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -15,6 +16,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -144,6 +147,68 @@ def worker_environment(*, broker_dir: Path | None = None, redis_url: str | None 
         env["CITYCHAIN_BROKER_DIR"] = str(broker_dir)
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+@pytest.fixture
+def environment(test_broker_dir):
+    """The environment of a manage.py or gunicorn process on a given database, with this
+    test process's keys (so every process agrees on them) and the tests' private broker."""
+
+    from django.conf import settings
+
+    def environment(database_url: str | None = None, **overrides: str) -> dict[str, str]:
+        env = worker_environment(broker_dir=test_broker_dir)
+        if database_url:
+            env["DATABASE_URL"] = database_url
+        env["SECRET_KEY"] = settings.SECRET_KEY
+        env["CITYCHAIN_DATA_KEYS"] = ",".join(
+            base64.urlsafe_b64encode(key).decode() for key in settings.CITYCHAIN_DATA_KEYS
+        )
+        env["CITYCHAIN_LEDGER_SIGNING_KEY"] = settings.CITYCHAIN_LEDGER_SIGNING_KEY
+        env.update(overrides)
+        return env
+
+    return environment
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(env: dict[str, str], port: int, *options: str) -> Iterator[str]:
+    """gunicorn serving the database in `env` at http://127.0.0.1:port until the block ends
+    (as the Procfile serves it, with `options` such as --threads added)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "citychain.wsgi",
+         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "120", *options],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited early:\n{process.stderr.read()[-3000:]}")
+            with (
+                contextlib.suppress(OSError),  # refused, reset or slow while it starts
+                urllib.request.urlopen(f"{url}/healthz/", timeout=10) as response,  # noqa: S310 (http://127.0.0.1)
+            ):
+                if response.status == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise TimeoutError("gunicorn did not answer /healthz/ within 60 s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 class CeleryProcess:

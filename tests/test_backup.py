@@ -10,18 +10,13 @@ it would be after a disaster, so the auditor's remembered head applies to it.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -31,7 +26,7 @@ from django.conf import settings
 from django.db import connection
 
 from citychain import roles
-from conftest import worker_environment
+from conftest import free_port, serve
 from identity import services as identity_services
 from ledger import services, signing
 from ledger.models import Block
@@ -44,26 +39,6 @@ VERIFY_REMOTE = ROOT / "tools" / "verify_remote.py"
 
 
 # --- helpers: processes ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def environment(test_broker_dir):
-    """The environment of a manage.py or gunicorn process on a given database, with this
-    test process's keys (so every process agrees on them) and the tests' private broker."""
-
-    def environment(database_url: str | None = None, **overrides: str) -> dict[str, str]:
-        env = worker_environment(broker_dir=test_broker_dir)
-        if database_url:
-            env["DATABASE_URL"] = database_url
-        env["SECRET_KEY"] = settings.SECRET_KEY
-        env["CITYCHAIN_DATA_KEYS"] = ",".join(
-            base64.urlsafe_b64encode(key).decode() for key in settings.CITYCHAIN_DATA_KEYS
-        )
-        env["CITYCHAIN_LEDGER_SIGNING_KEY"] = settings.CITYCHAIN_LEDGER_SIGNING_KEY
-        env.update(overrides)
-        return env
-
-    return environment
 
 
 def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -85,45 +60,6 @@ def verify_remote(url: str, state: Path) -> subprocess.CompletedProcess:
         text=True,
         timeout=120,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serve(env: dict[str, str], port: int) -> Iterator[str]:
-    """gunicorn serving the database in `env` at http://127.0.0.1:port until the block ends."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "citychain.wsgi",
-         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "120"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited early:\n{process.stderr.read()[-3000:]}")
-            with (
-                contextlib.suppress(OSError),  # refused, reset or slow while it starts
-                urllib.request.urlopen(f"{url}/healthz/", timeout=10) as response,
-            ):
-                if response.status == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError("gunicorn did not answer /healthz/ within 60 s")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture

@@ -102,16 +102,17 @@ class SecurityHeadersMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        response.headers.setdefault(
-            "Content-Security-Policy", content_security_policy(request.path)
-        )
-        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY_HEADER)
-        # XFrameOptionsMiddleware never sees what WhiteNoise serves; old browsers that
-        # ignore frame-ancestors still get told.
-        if not getattr(response, "xframe_options_exempt", False):
-            response.headers.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
-        return response
+        return add_security_headers(request, self.get_response(request))
+
+
+def add_security_headers(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    response.headers.setdefault("Content-Security-Policy", content_security_policy(request.path))
+    response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY_HEADER)
+    # XFrameOptionsMiddleware never sees what WhiteNoise serves; old browsers that
+    # ignore frame-ancestors still get told.
+    if not getattr(response, "xframe_options_exempt", False):
+        response.headers.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
+    return response
 
 
 # --- the client's address --------------------------------------------------------------
@@ -130,13 +131,18 @@ class ClientAddressMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        proxies = settings.CITYCHAIN_TRUSTED_PROXIES
-        if proxies:
-            forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-            hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-            if len(hops) >= proxies:
-                request.META["REMOTE_ADDR"] = hops[-proxies]
+        use_client_address(request)
         return self.get_response(request)
+
+
+def use_client_address(request: HttpRequest) -> None:
+    """Set REMOTE_ADDR to the client's address as ClientAddressMiddleware explains."""
+    proxies = settings.CITYCHAIN_TRUSTED_PROXIES
+    if proxies:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if len(hops) >= proxies:
+            request.META["REMOTE_ADDR"] = hops[-proxies]
 
 
 # --- throttles -------------------------------------------------------------------------

@@ -302,6 +302,9 @@ LEDGER_ORIGIN = os.environ.get("CITYCHAIN_LEDGER_ORIGIN", "citychain.example/led
 # How many proxies (load balancer, TLS terminator) append to X-Forwarded-For in front of
 # gunicorn; 0 when clients connect directly. See citychain.middleware and docs/security.md.
 CITYCHAIN_TRUSTED_PROXIES = int(os.environ.get("CITYCHAIN_TRUSTED_PROXIES", "0"))
+# The WSGI fast lane for casting ballots (voting/fast_lane.py); "0" sends every cast
+# through Django's whole request stack instead.
+CITYCHAIN_CAST_FAST_LANE = os.environ.get("CITYCHAIN_CAST_FAST_LANE", "1") != "0"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

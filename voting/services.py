@@ -786,6 +786,23 @@ class TrackingCodeTaken(Exception):
     pass
 
 
+def ballot_cast_plain(*, election_id: int, credential: str, selections: Any) -> Ballot | None:
+    """The usual cast, on PostgreSQL, in one statement; or None, having stored nothing,
+    when the cast is anything but a plain success or the database is not PostgreSQL.
+
+    For a caller that hands every other case to ballot_cast, which decides it and words
+    the refusal (the cast fast lane, voting/fast_lane.py).
+    """
+    if connection.vendor != "postgresql":
+        return None
+    for _attempt in range(_TRACKING_CODE_ATTEMPTS):
+        try:
+            return _ballot_cast_in_one_statement(election_id, credential, selections)
+        except TrackingCodeTaken:
+            continue
+    return None
+
+
 def _ballot_cast_once(election_id: int, credential: str, selections: Any) -> Ballot:
     if connection.vendor == "postgresql":
         ballot = _ballot_cast_in_one_statement(election_id, credential, selections)

@@ -1,7 +1,7 @@
 """Voting benchmark: ballots cast over HTTP by concurrent clients, sealing lag, tallying.
 
     python bench/voting.py [--voters 20000] [--clients 50] [--workers 4] [--threads 2]
-                           [--pause MS] [--load wrk|python]
+                           [--pause MS] [--warmup S] [--load wrk|python]
 
 Starts gunicorn (and one Celery worker for sealing) against a throwaway PostgreSQL
 database and Redis, casts ballots through POST /api/voting/elections/<id>/ballots/ from
@@ -176,10 +176,19 @@ def load_at_rate(port: int, path: str, bodies: list, clients: int, rate: int, se
 
 
 def load_with_wrk(
-    port: int, path: str, bodies: list, clients: int, seconds: int, logs: Path, pause_ms: int = 0
-):
+    port: int,
+    path: str,
+    bodies: list,
+    clients: int,
+    seconds: int,
+    logs: Path,
+    pause_ms: int = 0,
+    *,
+    report: bool = True,
+) -> dict:
     """`clients` connections from wrk for `seconds`, each request a new credential; with
-    `pause_ms`, each connection pauses about that long between its ballots."""
+    `pause_ms`, each connection pauses about that long between its ballots. Returns wrk's
+    figures; prints them if `report`."""
     lines = logs / "bench-voting-bodies.jsonl"
     lines.write_text("".join(json.dumps(b, separators=(",", ":")) + "\n" for b in bodies))
     threads = 2
@@ -190,6 +199,8 @@ def load_with_wrk(
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     figures = json.loads(result.stdout.strip().splitlines()[-1])
+    if not report:
+        return figures
     rate = figures["requests"] / (figures["duration_us"] / 1e6)
     errors = sum(figures[k] for k in ("connect", "read", "write", "status", "timeout"))
     how = f", each pausing about {pause_ms} ms between ballots" if pause_ms else ""
@@ -204,6 +215,7 @@ def load_with_wrk(
     )
     if figures["requests"] > len(bodies):
         print(f"  ran out of credentials after {len(bodies):,}: raise --voters")
+    return figures
 
 
 def main() -> None:
@@ -224,6 +236,11 @@ def main() -> None:
         "--pause", type=int, default=0,
         help="with wrk: each client pauses about this many ms between ballots (a voter who "
         "casts, then another at the same client), instead of sending the next at once",
+    )  # fmt: skip
+    parser.add_argument(
+        "--warmup", type=int, default=3,
+        help="with wrk: first cast this many seconds at the same load, not measured, so "
+        "figures are of a running server, not of workers loading code on their first requests",
     )  # fmt: skip
     parser.add_argument(
         "--rate",
@@ -265,6 +282,18 @@ def main() -> None:
                 },
             })  # fmt: skip
         path = f"/api/voting/elections/{election.pk}/ballots/"
+        warm = 0
+        if args.load == "wrk" and not args.rate and args.warmup:
+            # Credentials of its own, more than it can use (once they run out it repeats a
+            # used one, answered 403, which warms up as well); the measured run gets the rest.
+            spare = 600 * args.warmup
+            load_with_wrk(
+                port, path, bodies[:spare], args.clients, args.warmup, logs, args.pause,
+                report=False,
+            )  # fmt: skip
+            time.sleep(1)  # requests wrk left in flight
+            warm, bodies = election.ballots.count(), bodies[spare:]
+            print(f"warm-up: {warm:,} ballots in {args.warmup}s, not measured")
         cpu_before = cpu_seconds_by_role()
         if args.rate:
             load_at_rate(port, path, bodies, args.clients, args.rate, args.seconds)
@@ -272,7 +301,7 @@ def main() -> None:
             load_with_wrk(port, path, bodies, args.clients, args.seconds, logs, args.pause)
         else:
             load_with_threads(port, path, bodies, args.clients, args.workers)
-        cast = election.ballots.count()
+        cast = election.ballots.count() - warm
         print(cpu_report(cpu_before, cpu_seconds_by_role(), max(cast, 1), "ballot"))
 
         from voting.models import Ballot

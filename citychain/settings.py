@@ -198,6 +198,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "citychain.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "citychain.api.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # DRF's throttles key on REMOTE_ADDR only (with None they would trust whatever
     # X-Forwarded-For a client sends); ClientAddressMiddleware sets REMOTE_ADDR behind
     # CITYCHAIN_TRUSTED_PROXIES proxies.

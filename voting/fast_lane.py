@@ -41,7 +41,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core import signals
-from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIRequest, get_script_name
 from django.db import connection
@@ -52,6 +51,7 @@ from django.middleware.locale import LocaleMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.urls import set_script_prefix
 from django.utils.cache import patch_vary_headers
+from django.utils.http import parse_header_parameters
 from rest_framework.utils.json import strict_constant
 
 from citychain.middleware import add_security_headers, use_client_address
@@ -78,8 +78,8 @@ REVIEWED_MIDDLEWARE = (
 CAST_PATH = re.compile(r"/api/voting/elections/([0-9]{1,18})/ballots/")
 # A ballot is a few hundred bytes; anything much larger is not a plain cast.
 MAX_BODY = 16 * 1024
-JSON_TYPES = frozenset({"application/json", "application/json;charset=utf-8"})
-ACCEPTS_JSON = frozenset({"", "*/*", "application/json"})
+# An Accept header DRF answers with JSON; a missing one counts as */*, an empty one does not.
+ACCEPTS_JSON = frozenset({"*/*", "application/json"})
 
 
 def _allow() -> str:
@@ -143,17 +143,7 @@ class CastFastLane:
         set_script_prefix(get_script_name(environ))
         signals.request_started.send(sender=self.__class__, environ=environ)
         try:
-            request = WSGIRequest(environ)
-            use_client_address(request)
-            try:
-                if self.security.process_request(request) or self.common.process_request(request):
-                    raise Refer()  # a redirect (to HTTPS, to www.)
-            except (SuspiciousOperation, PermissionDenied):  # a host not allowed, a banned agent
-                raise Refer() from None
-            self.locale.process_request(request)
-            request.user = AnonymousUser()
-            if not api.VotingCastThrottle().allow_request(request, api.BallotBoardView):
-                raise Refer()
+            request = self.admit(environ)
             try:
                 ballot = services.ballot_cast_plain(election_id=election_id, **data)
             except Exception as exc:  # as Django's handler answers an error: logged, a 500
@@ -166,6 +156,25 @@ class CastFastLane:
             return self.finish(request, response)
         finally:
             signals.request_finished.send(sender=self.__class__)
+
+    def admit(self, environ: dict) -> WSGIRequest:
+        """The request, past every step before the cast as Django's stack takes them; or
+        Refer, having counted nothing, for a redirect (to HTTPS, to www.), a host not
+        allowed, a banned agent, the throttle's limit, or anything unexpected (Django's
+        stack meets it again and answers as it does)."""
+        try:
+            request = WSGIRequest(environ)
+            use_client_address(request)
+            if self.security.process_request(request) or self.common.process_request(request):
+                raise Refer()
+            self.locale.process_request(request)
+            request.user = AnonymousUser()
+            allowed = api.VotingCastThrottle().allow_request(request, api.BallotBoardView)
+        except Exception:  # SuspiciousOperation, PermissionDenied, the cache, …
+            raise Refer() from None
+        if not allowed:
+            raise Refer()
+        return request
 
     def finish(self, request: WSGIRequest, response: HttpResponse) -> HttpResponse:
         """The response steps of MIDDLEWARE that do anything here, innermost first."""
@@ -181,13 +190,15 @@ def plain_body(environ: dict) -> dict[str, Any]:
 
     Reads the body and puts it back in the environ, so Django can read it again.
     """
+    content_type, parameters = parse_header_parameters(environ.get("CONTENT_TYPE", ""))
     if (
         environ.get("QUERY_STRING")
         or "HTTP_COOKIE" in environ
         or "HTTP_AUTHORIZATION" in environ
         or "HTTP_TRANSFER_ENCODING" in environ
-        or environ.get("CONTENT_TYPE", "").replace(" ", "").lower() not in JSON_TYPES
-        or environ.get("HTTP_ACCEPT", "").strip().lower() not in ACCEPTS_JSON
+        or content_type != "application/json"
+        or any((name, value.lower()) != ("charset", "utf-8") for name, value in parameters.items())
+        or environ.get("HTTP_ACCEPT", "*/*").strip().lower() not in ACCEPTS_JSON
     ):
         raise Refer()
     length = environ.get("CONTENT_LENGTH", "")
@@ -198,7 +209,7 @@ def plain_body(environ: dict) -> dict[str, Any]:
     try:
         # As DRF's JSONParser reads it: UTF-8, no NaN or Infinity.
         data = json.loads(raw.decode("utf-8"), parse_constant=strict_constant)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON; nested deeper than Python parses
         raise Refer() from None
     plain = api.plain_cast_request(data)
     if plain is None:

@@ -640,8 +640,11 @@ def _as_id(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 19:
-        return int(value.strip())
+    # ASCII digits only: str.isdigit also takes superscripts and other scripts' digits,
+    # which int() refuses (a 400 would have said "invalid literal") or reads as numbers.
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdigit() and len(text) < 19:
+        return int(text)
     return None
 
 
@@ -864,17 +867,17 @@ def _ballot_cast_in_one_statement(
     election = _seen_open_election(election_id)
     if election is None:
         return None
+    tracking_code = codes.new_tracking_code()
     try:
         credential_hash = codes.credential_hash(credential)
         cleaned = ballot_validate(election, selections)
-    except (codes.CodeFormatError, ValidationError):
-        return None
-    tracking_code = codes.new_tracking_code()
-    entry = ledger.prepare(
-        "voting.ballot_cast",
-        election.ledger_subject or election_subject(election.pk),
-        {"election": election.pk, "tracking_code": tracking_code, "selections": cleaned},
-    )
+        entry = ledger.prepare(
+            "voting.ballot_cast",
+            election.ledger_subject or election_subject(election.pk),
+            {"election": election.pk, "tracking_code": tracking_code, "selections": cleaned},
+        )
+    except Exception:  # nothing is stored yet: the step-by-step cast meets the same
+        return None  # problem and reports it as it always has
     ballot = Ballot(
         id=uuid.uuid4(), election=election, tracking_code=tracking_code, selections=cleaned
     )

@@ -284,6 +284,8 @@ def mistyped(credential: str) -> str:
         ("duplicate rank", 400, "Parks director: Bo is ranked more than once"),
         ("unknown contest", 400, "There is no contest 999999 on this ballot."),
         ("unknown choice", 400, "Mayor: 999999 is not a choice in this contest."),
+        ("superscript digit as contest", 400, "There is no contest \u00b2 on this ballot."),
+        ("superscript digit as choice", 400, "Mayor: \u00b2 is not a choice in this contest."),
         ("selections not an object", 400, "must map each contest"),
         ("no credential", 400, "credential: This field is required."),
         ("no selections", 400, "selections: This field is required."),
@@ -308,6 +310,10 @@ def test_an_invalid_cast_is_refused_saying_why_and_stores_nothing(
         body["selections"] = {**good, "999999": [1]}
     elif case == "unknown choice":
         body["selections"] = {str(setup.mayor): [999999]}
+    elif case == "superscript digit as contest":  # a digit to str.isdigit, not to int()
+        body["selections"] = {**good, "\u00b2": []}
+    elif case == "superscript digit as choice":
+        body["selections"] = {str(setup.mayor): ["\u00b2"]}
     elif case == "selections not an object":
         body["selections"] = [ids["Rivera"]]
     elif case == "no credential":
@@ -322,6 +328,21 @@ def test_an_invalid_cast_is_refused_saying_why_and_stores_nothing(
     assert stored() == (0, 0, 0)
     # The credential still works: a refusal spent nothing.
     assert post_ballot(client, setup, credentials[0], good).status_code == 201
+
+
+def test_json_nested_too_deeply_is_refused_as_unreadable(client, setup):
+    credentials = open_with_credentials(setup)
+    body = b'{"credential": "%s", "selections": %s%s}' % (
+        credentials[0].encode(),
+        b"[" * 5000,
+        b"]" * 5000,
+    )
+    response = client.post(
+        f"{setup.url}ballots/", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="es"
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Error al analizar JSON: anidado a demasiada profundidad."
+    assert stored() == (0, 0, 0)
 
 
 def test_an_invalid_ballot_lists_every_problem(client, setup):

@@ -266,6 +266,17 @@ def _padded(setup, creds):
     return cast_request(setup, raw + b" " * fast_lane.MAX_BODY)
 
 
+def _superscript_contest(setup, creds):
+    body = plain_ballot(setup, creds[1])
+    body["selections"]["\u00b2"] = []
+    return cast_request(setup, body)
+
+
+def _deeply_nested(setup, creds):
+    raw = json.dumps(plain_ballot(setup, creds[1])).encode()
+    return cast_request(setup, raw[:-1] + b', "x": ' + b"[" * 3000 + b"]" * 3000 + b"}")
+
+
 def _form(setup, creds):
     raw = f"credential={creds[1]}".encode()
     return cast_request(setup, raw, CONTENT_TYPE="application/x-www-form-urlencoded")
@@ -279,6 +290,11 @@ REFERRED = {
     "not JSON": (_raw(b'{"credential": '), 400, "JSON"),
     "NaN": (_raw(b'{"credential": NaN, "selections": {}}'), 400, "JSON"),
     "form body": (_form, 400, "selections"),
+    "a space in the media type": (_with(CONTENT_TYPE="application/ json"), 415, "media type"),
+    "another charset": (_with(CONTENT_TYPE="application/json; charset=latin-1"), 201, "pending"),
+    "an empty Accept": (_with(HTTP_ACCEPT=""), 406, "Accept"),
+    "a superscript digit as contest id": (_superscript_contest, 400, "\u00b2"),
+    "JSON nested deeper than Python parses": (_deeply_nested, 400, "nested too deeply"),
     "host not allowed": (_with(HTTP_HOST="evil.example"), 400, ""),
     "query string": (_with(QUERY_STRING="format=json"), 201, "tracking_code"),
     "browser's Accept": (_with(HTTP_ACCEPT="text/html"), 201, "<html"),

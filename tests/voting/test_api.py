@@ -104,9 +104,9 @@ def cast_all(setup: Setup, credentials: list[str], ballots=BALLOTS) -> list[Ball
     ]
 
 
-@pytest.fixture(autouse=True)
-def api_settings(settings):
-    # A private cache: the file cache of a dev checkout would carry throttle counts over.
+def use_cast_rate(settings, rate: str) -> None:
+    """The cast throttle at `rate`, counting from nothing in a private cache (the file
+    cache of a dev checkout would carry throttle counts over)."""
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -117,10 +117,15 @@ def api_settings(settings):
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {
             **settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}),
-            "voting-cast": "1000/minute",
+            "voting-cast": rate,
         },
     }
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def api_settings(settings):
+    use_cast_rate(settings, "1000/minute")
     return settings
 
 

@@ -20,12 +20,17 @@ from collections import Counter
 from dataclasses import dataclass
 
 import pytest
-from django.core.cache import cache
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import OperationalError, connection
 
 from conftest import free_port, serve
-from tests.voting.test_api import Setup, ballot, make_election, open_with_credentials
+from tests.voting.test_api import (
+    Setup,
+    ballot,
+    make_election,
+    open_with_credentials,
+    use_cast_rate,
+)
 from voting import fast_lane, services
 from voting.models import Ballot, Voter
 
@@ -123,26 +128,8 @@ def assert_same_answer(lane: Answer, django: Answer) -> None:
 
 @pytest.fixture(autouse=True)
 def lane_settings(settings):
-    # A private cache, so the throttle's counts start at nothing.
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "fast-lane-tests",
-        }
-    }
-    set_cast_rate(settings, "1000/minute")
+    use_cast_rate(settings, "1000/minute")
     return settings
-
-
-def set_cast_rate(settings, rate: str) -> None:
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {
-            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
-            "voting-cast": rate,
-        },
-    }
-    cache.clear()
 
 
 @pytest.fixture
@@ -211,7 +198,7 @@ def test_behind_an_https_proxy_the_lane_adds_hsts_and_leaves_redirects_to_django
 
 def test_the_lane_keys_the_throttle_on_the_client_address_behind_a_proxy(setup, settings):
     settings.CITYCHAIN_TRUSTED_PROXIES = 1
-    set_cast_rate(settings, "1/minute")
+    use_cast_rate(settings, "1/minute")
     credentials = open_with_credentials(setup, voters=3)
     django = Django()
     lane = fast_lane.CastFastLane(django)
@@ -342,7 +329,7 @@ def test_an_election_not_open_goes_to_django(setup, state):
 
 
 def test_an_attempt_the_lane_hands_on_is_counted_once(setup, settings):
-    set_cast_rate(settings, "3/minute")
+    use_cast_rate(settings, "3/minute")
     credentials = open_with_credentials(setup, voters=4)
     django = Django()
     lane = fast_lane.CastFastLane(django)

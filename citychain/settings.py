@@ -199,7 +199,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "citychain.api.exception_handler",
     "DEFAULT_PARSER_CLASSES": [
-        "citychain.api.JSONParser",
+        "citychain.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

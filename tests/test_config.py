@@ -1,6 +1,8 @@
 """Settings come from the environment; production refuses missing or weak values."""
 
 import base64
+import importlib
+import os
 import secrets
 import subprocess
 import sys
@@ -116,3 +118,71 @@ def test_missing_production_value_is_one_line_not_a_traceback():
 def test_production_settings_pass_deploy_checks():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _project_paths(value):
+    """Every dotted path into the project's own code that a setting names."""
+    if isinstance(value, str):
+        module, _, name = value.rpartition(".")
+        if module.split(".")[0] in PROJECT_PACKAGES and name:
+            yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _project_paths(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _project_paths(item)
+
+
+PROJECT_PACKAGES = {"citychain", "identity", "voting", "energy", "credit", "ledger"}
+
+
+def _named_in_settings():
+    """{dotted path: True for a module, False for an attribute of one}, for every path into
+    the project's code that a setting names (not a Celery task name nor a host name)."""
+    from django.conf import settings
+
+    paths = set()
+    for setting in dir(settings):
+        if setting.isupper():
+            paths.update(_project_paths(getattr(settings, setting)))
+    named = {}
+    for path in sorted(paths):
+        module, _, name = path.rpartition(".")
+        try:
+            importlib.import_module(path)
+            named[path] = True
+        except ImportError:
+            try:
+                if hasattr(importlib.import_module(module), name):
+                    named[path] = False
+            except ImportError:
+                pass
+    return named
+
+
+def test_each_path_the_settings_name_loads_first_in_a_fresh_process():
+    """Django and DRF import what settings name lazily, in whatever order a command needs
+    them. Each must load as the very first thing after setup, or a command that happens to
+    reach it first fails (`manage.py check` reached the CSRF failure view first and found
+    `citychain.api` half-imported through DRF's parser setting)."""
+    named = _named_in_settings()
+    assert named["citychain.urls"] is True
+    assert named["citychain.views.csrf_failure"] is False
+    assert named["citychain.parsers.JSONParser"] is False
+    for path, is_module in named.items():
+        load = f"importlib.import_module({path!r})" if is_module else f"import_string({path!r})"
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import importlib, django; django.setup();"
+                "from django.utils.module_loading import import_string;" + load,
+            ],
+            cwd=ROOT,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "citychain.settings"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, f"{path}:\n{result.stderr}"

@@ -4,8 +4,9 @@ The lane is wrapped around Django's WSGI handler as citychain/wsgi.py wraps it, 
 handler counts what it is given, so each test knows whether the lane answered itself or
 handed the request on. Answers are compared with Django's own, header by header, for the
 same kind of request. The lane works on PostgreSQL only (on SQLite it hands everything
-on), so these tests need PostgreSQL, with real commits. The last test serves
-citychain.wsgi with gunicorn, as the Procfile does, and casts in parallel.
+on), so these tests need PostgreSQL, with real commits. The last two tests serve
+citychain.wsgi with gunicorn, as the Procfile does, and cast in parallel; the second adds
+Redis and a real Celery worker, which seals what the web's threads ask it to.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -23,7 +25,9 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import OperationalError, connection
 
-from conftest import free_port, serve
+from conftest import free_port, serve, wait_for
+from ledger.models import Entry
+from ledger.verify import verify_ledger
 from tests.voting.test_api import (
     Setup,
     ballot,
@@ -479,3 +483,50 @@ def test_through_gunicorn_one_credential_gives_one_ballot_and_every_voter_counts
     assert stored() == (21, 21)
     codes = {body["tracking_code"] for _status, body in [*same, *each] if "tracking_code" in body}
     assert codes == set(Ballot.objects.values_list("tracking_code", flat=True))
+
+
+@pytest.mark.slow
+def test_through_gunicorn_threads_ask_a_real_worker_to_seal_every_ballot(
+    setup, environment, private_redis, celery_processes
+):
+    """As production runs: gthread workers, whose threads share one Celery producer, with
+    Redis as broker and cache, and a real Celery worker. There is no beat here, so every
+    seal comes from a request the web threads sent. Casts arrive in waves more than a
+    second apart (the web asks for a seal at most once a second), then one last ballot."""
+    waves, per_wave = 4, 40
+    credentials = iter(open_with_credentials(setup, voters=waves * per_wave + 1))
+    path = f"/api/voting/elections/{setup.election.pk}/ballots/"
+    env = environment(
+        REDIS_URL=private_redis.url,
+        CITYCHAIN_TRUSTED_PROXIES="1",
+        CITYCHAIN_VOTING_CAST_RATE="10000/minute",
+    )
+    worker = celery_processes.worker(broker=private_redis.url)
+    port = free_port()
+    statuses = []
+    with serve(env, port, "--workers", "2", "--threads", "4"):
+        for wave in range(waves):
+            batch = [next(credentials) for _ in range(per_wave)]
+            statuses += _together(
+                per_wave,
+                lambda i, batch=batch, wave=wave: _post(
+                    port, path, plain_ballot(setup, batch[i]), f"10.3.{wave}.{i}"
+                )[0],
+            )
+            time.sleep(1.2)
+        statuses.append(_post(port, path, plain_ballot(setup, next(credentials)), "10.4.0.1")[0])
+        assert statuses == [201] * (waves * per_wave + 1)
+        wait_for(
+            lambda: not Entry.objects.filter(leaf_index__isnull=True).exists(),
+            timeout=60,
+            message="every entry sealed by the worker",
+        )
+    asked = sum(
+        "ledger.seal_pending[" in line and line.endswith("received")
+        for line in worker.log().splitlines()
+    )
+    assert asked >= waves + 1, worker.log()[-3000:]
+    assert " ERROR/" not in worker.log(), worker.log()[-3000:]
+    assert Ballot.objects.count() == waves * per_wave + 1
+    report = verify_ledger()
+    assert report.ok, report.problem

@@ -15,9 +15,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -403,6 +404,33 @@ def axe():
     if not AXE.exists() and require_services():
         missing(f"axe-core at {AXE} (npm ci at the repository root)")
     return assert_accessible
+
+
+def run_together(count: int, work: Callable[[int], object]) -> list[object]:
+    """Run work(0) … work(count - 1) in threads released at once by one barrier (real
+    races against the database or a server). Returns what each returned, or the exception
+    it raised; each thread closes its own database connections when done."""
+    from django.db import connections
+
+    barrier = threading.Barrier(count)
+    outcomes: list[object] = [None] * count
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait(timeout=60)
+            outcomes[index] = work(index)
+        except Exception as exc:  # the outcome under test, success or refusal
+            outcomes[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    return outcomes
 
 
 def wait_for(condition, *, timeout: float = 30, interval: float = 0.1, message: str = ""):

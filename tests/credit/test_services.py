@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from conftest import run_together
 from credit import services
 from credit.models import Account, PaymentRecord
 from ledger.models import Entry
@@ -156,27 +157,8 @@ def test_vawa_protected_resident_is_stored_but_never_on_the_ledger(landlord, res
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_identical_reports_store_one_record(postgres, landlord, resident):
     """Two requests with the same reference at once: one record, one attestation."""
-    import threading
-
-    from django.db import connection
-
-    barrier = threading.Barrier(4)
-    results, errors = [], []
-
-    def post():
-        try:
-            barrier.wait()
-            results.append(pay(landlord, resident).pk)
-        except Exception as exc:  # collected and asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=post) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = run_together(4, lambda _i: pay(landlord, resident).pk)
+    errors = [result for result in results if isinstance(result, Exception)]
     assert not errors, errors
     assert len(set(results)) == 1
     assert PaymentRecord.objects.count() == 1

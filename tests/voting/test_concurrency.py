@@ -8,12 +8,11 @@ in this process.
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
 
 import pytest
-from django.db import connections
 
+from conftest import run_together
 from ledger.models import Entry
 from tests.factories import UserFactory
 from voting import services
@@ -39,27 +38,12 @@ def election(postgres):
 
 def _cast_together(election, credentials, selections):
     """Cast credentials[i] in thread i, all released at once; returns each outcome."""
-    barrier = threading.Barrier(len(credentials))
-    outcomes: list[object] = [None] * len(credentials)
-
-    def cast(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            outcomes[index] = services.ballot_cast(
-                election_id=election.pk, credential=credentials[index], selections=selections
-            )
-        except Exception as exc:  # the outcome under test, success or refusal
-            outcomes[index] = exc
-        finally:
-            connections.close_all()  # this thread's connection
-
-    threads = [threading.Thread(target=cast, args=(i,)) for i in range(len(credentials))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return outcomes
+    return run_together(
+        len(credentials),
+        lambda i: services.ballot_cast(
+            election_id=election.pk, credential=credentials[i], selections=selections
+        ),
+    )
 
 
 def test_one_credential_cast_at_once_gives_exactly_one_ballot(election):
@@ -94,33 +78,15 @@ def test_closing_waits_for_casts_in_flight(election):
     credentials = [credential for _voter, credential in services.credentials_issue(election)]
     mayor = election.contests.get()
     selections = {str(mayor.pk): [mayor.choices.first().pk]}
-    barrier = threading.Barrier(len(credentials) + 1)
-    outcomes: list[object] = [None] * len(credentials)
 
-    def cast(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            outcomes[index] = services.ballot_cast(
-                election_id=election.pk, credential=credentials[index], selections=selections
-            )
-        except Exception as exc:
-            outcomes[index] = exc
-        finally:
-            connections.close_all()
+    def cast_or_close(index: int):
+        if index == len(credentials):
+            return services.election_close(election)
+        return services.ballot_cast(
+            election_id=election.pk, credential=credentials[index], selections=selections
+        )
 
-    def close() -> None:
-        try:
-            barrier.wait(timeout=30)
-            services.election_close(election)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=cast, args=(i,)) for i in range(len(credentials))]
-    threads.append(threading.Thread(target=close))
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = run_together(len(credentials) + 1, cast_or_close)[:-1]
 
     cast_ok = [o for o in outcomes if type(o).__name__ == "Ballot"]
     refused = [o for o in outcomes if isinstance(o, services.VotingClosed)]

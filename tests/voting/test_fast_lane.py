@@ -16,7 +16,6 @@ import io
 import json
 import logging
 import sys
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import OperationalError, connection
 
-from conftest import free_port, serve, wait_for
+from conftest import free_port, run_together, serve, wait_for
 from ledger.models import Entry
 from ledger.verify import verify_ledger
 from tests.voting.test_api import (
@@ -436,23 +435,6 @@ def _post(port: int, path: str, body: dict, address: str) -> tuple[int, dict]:
         conn.close()
 
 
-def _together(count: int, work) -> list:
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait(timeout=60)
-        results[index] = work(index)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
-
-
 @pytest.mark.slow
 def test_through_gunicorn_one_credential_gives_one_ballot_and_every_voter_counts(
     setup, environment
@@ -463,14 +445,14 @@ def test_through_gunicorn_one_credential_gives_one_ballot_and_every_voter_counts
     port = free_port()
     # As the Procfile runs it: gthread workers, so casts also race between threads.
     with serve(env, port, "--workers", "2", "--threads", "4"):
-        same = _together(
+        same = run_together(
             20, lambda i: _post(port, path, plain_ballot(setup, credentials[0]), f"10.1.0.{i}")
         )
         statuses = Counter(status for status, _body in same)
         assert statuses == {201: 1, 403: 19}, same
         assert all("cannot be used" in body["detail"] for status, body in same if status == 403)
 
-        each = _together(
+        each = run_together(
             20,
             lambda i: _post(port, path, plain_ballot(setup, credentials[i + 1]), f"10.2.0.{i}"),
         )
@@ -507,7 +489,7 @@ def test_through_gunicorn_threads_ask_a_real_worker_to_seal_every_ballot(
     with serve(env, port, "--workers", "2", "--threads", "4"):
         for wave in range(waves):
             batch = [next(credentials) for _ in range(per_wave)]
-            statuses += _together(
+            statuses += run_together(
                 per_wave,
                 lambda i, batch=batch, wave=wave: _post(
                     port, path, plain_ballot(setup, batch[i]), f"10.3.{wave}.{i}"

@@ -775,14 +775,9 @@ def ballot_cast(*, election_id: int, credential: str, selections: Any) -> Ballot
     credential). Nothing is stored on any of them. The ballot's ledger entry is under the
     election's pseudonym and holds only the election, tracking code and selections.
     """
-    for _attempt in range(_TRACKING_CODE_ATTEMPTS):
-        try:
-            return _ballot_cast_once(election_id, credential, selections)
-        except TrackingCodeTaken:
-            # 50 random bits collided: the whole cast rolled back, the voter's mark with
-            # it, so drawing again is safe. Cheaper than a savepoint around every insert.
-            continue
-    raise RuntimeError("could not draw an unused tracking code")
+    return ballot_cast_plain(
+        election_id=election_id, credential=credential, selections=selections
+    ) or _drawing_tracking_codes(_ballot_cast_in_transaction, election_id, credential, selections)
 
 
 class TrackingCodeTaken(Exception):
@@ -794,24 +789,24 @@ def ballot_cast_plain(*, election_id: int, credential: str, selections: Any) -> 
     when the cast is anything but a plain success or the database is not PostgreSQL.
 
     For a caller that hands every other case to ballot_cast, which decides it and words
-    the refusal (the cast fast lane, voting/fast_lane.py).
+    the refusal (ballot_cast itself, and the cast fast lane, voting/fast_lane.py).
     """
     if connection.vendor != "postgresql":
         return None
+    return _drawing_tracking_codes(
+        _ballot_cast_in_one_statement, election_id, credential, selections
+    )
+
+
+def _drawing_tracking_codes(cast, election_id: int, credential: str, selections: Any):
     for _attempt in range(_TRACKING_CODE_ATTEMPTS):
         try:
-            return _ballot_cast_in_one_statement(election_id, credential, selections)
+            return cast(election_id, credential, selections)
         except TrackingCodeTaken:
+            # 50 random bits collided: the cast rolled back, the voter's mark with it, so
+            # drawing again is safe. Cheaper than checking each code before the insert.
             continue
-    return None
-
-
-def _ballot_cast_once(election_id: int, credential: str, selections: Any) -> Ballot:
-    if connection.vendor == "postgresql":
-        ballot = _ballot_cast_in_one_statement(election_id, credential, selections)
-        if ballot is not None:
-            return ballot
-    return _ballot_cast_in_transaction(election_id, credential, selections)
+    raise RuntimeError("could not draw an unused tracking code")
 
 
 # Elections this process has seen open, by id. An open election's ballot is frozen and its

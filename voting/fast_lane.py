@@ -202,7 +202,8 @@ def plain_body(environ: dict) -> dict[str, Any]:
     ):
         raise Refer()
     length = environ.get("CONTENT_LENGTH", "")
-    if not length.isdigit() or not 0 < int(length) <= MAX_BODY:
+    # ASCII digits only (gunicorn refuses others; another server might pass "²" on).
+    if not (length.isascii() and length.isdigit()) or not 0 < int(length) <= MAX_BODY:
         raise Refer()
     raw = environ["wsgi.input"].read(int(length))
     environ["wsgi.input"] = io.BytesIO(raw)

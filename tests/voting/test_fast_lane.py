@@ -291,6 +291,7 @@ REFERRED = {
     "a cookie": (_with(HTTP_COOKIE="django_language=es"), 201, "tracking_code"),
     "an Authorization header": (_with(HTTP_AUTHORIZATION="Token x"), 201, "tracking_code"),
     "a body over the lane's limit": (_padded, 201, "tracking_code"),
+    "a superscript digit as Content-Length": (_with(CONTENT_LENGTH="\u00b2"), 400, "credential"),
 }
 
 
